@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! klp-convert: rewrite a linked livepatch module into the kernel's
+//! livepatch ELF form (Documentation/livepatch/module-elf-format.rst).
+//!
+//! Layers, one job per file:
+//! - [`names`]: the `.klp.sym.rela.`, `.klp.sym.` and `.klp.rela.` names;
+//! - [`elf`]: a read-only view of the input (object::read::elf);
+//! - [`arch`]: per-architecture relocation rules;
+//! - [`convert`]: validation, the conversion plan and the rewrite
+//!   (object::build::elf);
+//! - [`list`], [`dump`]: text views of a module;
+//! - [`output`]: atomic file replacement;
+//! - [`error`]: the error types.
+
+pub mod arch;
+pub mod convert;
+pub mod dump;
+pub mod elf;
+pub mod error;
+pub mod list;
+pub mod names;
+pub mod output;
+
+use std::path::PathBuf;
+
+use crate::elf::{Module, SHN_LIVEPATCH};
+use crate::error::{Error, Problem};
+
+/// What to do; filled from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The module to read.
+    pub input: PathBuf,
+    /// Where to write the result (None: replace the input).
+    pub output: Option<PathBuf>,
+    /// Check and report, write nothing.
+    pub dry_run: bool,
+    /// Print each change.
+    pub verbose: bool,
+    /// Print the livepatch relocations and exit.
+    pub list: bool,
+    /// Treat warnings as errors.
+    pub werror: bool,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// --list ran.
+    Listed,
+    /// Nothing to convert; the file was left (or copied) as it was.
+    Unchanged,
+    /// The module was converted (or would be, with --dry-run).
+    Converted {
+        /// Symbols renamed.
+        symbols: usize,
+        /// Relocations moved.
+        relocations: usize,
+    },
+}
+
+/// The result of a successful run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// What happened.
+    pub outcome: Outcome,
+    /// Lines for standard output.
+    pub lines: Vec<String>,
+    /// Warnings for standard error.
+    pub warnings: Vec<Problem>,
+}
+
+fn nothing_to_convert(module: &Module<'_>) -> String {
+    let klp_relocs = module
+        .sections
+        .iter()
+        .filter(|s| s.is_livepatch())
+        .map(|s| s.relocs.len())
+        .sum::<usize>();
+    let klp_syms = module
+        .symbols
+        .iter()
+        .filter(|s| s.shndx == SHN_LIVEPATCH)
+        .count();
+    if !module.is_livepatch() {
+        "not a livepatch module (no livepatch=Y in .modinfo), nothing to convert".to_string()
+    } else if klp_relocs > 0 || klp_syms > 0 {
+        format!(
+            "already converted ({klp_relocs} livepatch relocation(s), {klp_syms} livepatch \
+             symbol(s)), nothing to convert"
+        )
+    } else {
+        "no annotated symbols (.klp.sym.rela.*), nothing to convert".to_string()
+    }
+}
+
+/// Run klp-convert on one module.
+pub fn run(opts: &Options) -> Result<Report, Error> {
+    let data = std::fs::read(&opts.input).map_err(|e| Error::Io(opts.input.clone(), e))?;
+    let module = Module::parse(&data)?;
+
+    if opts.list {
+        return Ok(Report {
+            outcome: Outcome::Listed,
+            lines: list::list(&module),
+            warnings: Vec::new(),
+        });
+    }
+
+    let plan = convert::plan(&module);
+    let warnings: Vec<Problem> = plan
+        .problems
+        .iter()
+        .filter(|p| !p.is_error())
+        .cloned()
+        .collect();
+    if plan.has_errors() || (opts.werror && !warnings.is_empty()) {
+        return Err(Error::Invalid(plan.problems));
+    }
+
+    let dest = opts.output.clone().unwrap_or_else(|| opts.input.clone());
+    if plan.is_empty() {
+        if !opts.dry_run && opts.output.is_some() {
+            output::write_atomic(&dest, &data, &opts.input)?;
+        }
+        return Ok(Report {
+            outcome: Outcome::Unchanged,
+            lines: vec![nothing_to_convert(&module)],
+            warnings,
+        });
+    }
+
+    let converted = convert::rewrite(&data, &module, &plan)?;
+    // The result must pass the same checks and need no further conversion.
+    let check = Module::parse(&converted)
+        .map_err(|e| Error::Build(format!("internal error: output does not parse: {e}")))?;
+    let recheck = convert::plan(&check);
+    if !recheck.is_empty() || recheck.has_errors() {
+        let what: Vec<String> = recheck.problems.iter().map(|p| p.to_string()).collect();
+        return Err(Error::Build(format!(
+            "internal error: the converted module fails validation: {}",
+            what.join("; ")
+        )));
+    }
+
+    let mut lines = Vec::new();
+    if opts.verbose || opts.dry_run {
+        let verb = if opts.dry_run {
+            "would convert"
+        } else {
+            "convert"
+        };
+        for line in plan.describe(&module) {
+            lines.push(format!("{verb} {line}"));
+        }
+    }
+    if !opts.dry_run {
+        output::write_atomic(&dest, &converted, &opts.input)?;
+    }
+    Ok(Report {
+        outcome: Outcome::Converted {
+            symbols: plan.symbols.len(),
+            relocations: plan.moves.len(),
+        },
+        lines,
+        warnings,
+    })
+}

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Names of livepatch symbols and sections.
+//!
+//! Three forms exist:
+//!
+//! - `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>`: an annotated, not
+//!   yet converted reference (include/linux/livepatch_reloc.h);
+//! - `.klp.sym.<sym_obj>.<sym>,<pos>`: a livepatch symbol as the kernel
+//!   resolves it (st_shndx SHN_LIVEPATCH);
+//! - `.klp.rela.<obj>.<section>`: a livepatch relocation section.
+//!
+//! The kernel parses the last two with widths 55 (object) and 511 (symbol)
+//! and an unsigned decimal position; anything else fails the patch load.
+
+use std::fmt;
+
+/// Prefix of an annotated reference that klp-convert rewrites.
+pub const ANNOTATION_PREFIX: &str = ".klp.sym.rela.";
+/// Prefix of a livepatch symbol.
+pub const SYMBOL_PREFIX: &str = ".klp.sym.";
+/// Prefix of a livepatch relocation section.
+pub const RELA_PREFIX: &str = ".klp.rela.";
+/// The object name of the kernel image.
+pub const VMLINUX: &str = "vmlinux";
+
+/// Longest object name the kernel accepts.
+pub const MAX_OBJECT_LEN: usize = 55;
+/// Longest symbol name the kernel accepts (since v6.1; 127 before).
+pub const MAX_SYMBOL_LEN: usize = 511;
+
+/// Why a name was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    /// The name is not valid UTF-8.
+    NotUtf8,
+    /// The name does not have the expected number of fields.
+    Malformed(&'static str),
+    /// An object name is empty.
+    EmptyObject,
+    /// An object name is longer than [`MAX_OBJECT_LEN`].
+    ObjectTooLong(usize),
+    /// An object name contains a character the kernel cannot accept.
+    ObjectChar(char),
+    /// A symbol name is empty.
+    EmptySymbol,
+    /// A symbol name is longer than [`MAX_SYMBOL_LEN`].
+    SymbolTooLong(usize),
+    /// A symbol name contains a character the kernel cannot accept.
+    SymbolChar(char),
+    /// The position is not an unsigned decimal number.
+    BadPosition(String),
+    /// The section part of a `.klp.rela.` name is empty.
+    EmptySection,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameError::NotUtf8 => write!(f, "name is not valid UTF-8"),
+            NameError::Malformed(expected) => write!(f, "malformed name, expected {expected}"),
+            NameError::EmptyObject => write!(f, "empty object name"),
+            NameError::ObjectTooLong(len) => write!(
+                f,
+                "object name is {len} bytes long, the kernel accepts at most {MAX_OBJECT_LEN}"
+            ),
+            NameError::ObjectChar('.') => write!(f, "object name contains '.'"),
+            NameError::ObjectChar('-') => write!(
+                f,
+                "object name contains '-': the kernel names modules with '_' instead"
+            ),
+            NameError::ObjectChar(c) => write!(f, "object name contains {c:?}"),
+            NameError::EmptySymbol => write!(f, "empty symbol name"),
+            NameError::SymbolTooLong(len) => write!(
+                f,
+                "symbol name is {len} bytes long, the kernel accepts at most {MAX_SYMBOL_LEN}"
+            ),
+            NameError::SymbolChar(',') => write!(f, "symbol name contains ','"),
+            NameError::SymbolChar(c) => write!(f, "symbol name contains {c:?}"),
+            NameError::BadPosition(pos) => {
+                write!(f, "position {pos:?} is not an unsigned decimal number")
+            }
+            NameError::EmptySection => write!(f, "empty section name"),
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// A reference to a symbol of another object: object, name and position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SymbolRef {
+    /// The object that defines the symbol (`vmlinux` or a module name).
+    pub object: String,
+    /// The symbol's name in that object.
+    pub name: String,
+    /// 0 for a unique name, else the 1-based position among equal names.
+    pub pos: u64,
+}
+
+impl SymbolRef {
+    /// The name of the livepatch symbol: `.klp.sym.<obj>.<sym>,<pos>`.
+    pub fn klp_symbol_name(&self) -> String {
+        format!("{SYMBOL_PREFIX}{}.{},{}", self.object, self.name, self.pos)
+    }
+
+    /// True if the symbol belongs to vmlinux.
+    pub fn is_vmlinux(&self) -> bool {
+        self.object == VMLINUX
+    }
+}
+
+/// A parsed `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>` name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    /// The object whose code the reference patches.
+    pub patched: String,
+    /// The referenced symbol.
+    pub target: SymbolRef,
+}
+
+impl Annotation {
+    /// The object part of the `.klp.rela.<obj>.` section that must hold
+    /// relocations against this symbol: vmlinux symbols are resolved when
+    /// the patch loads, others when the patched module is present.
+    pub fn rela_object(&self) -> &str {
+        if self.target.is_vmlinux() {
+            VMLINUX
+        } else {
+            &self.patched
+        }
+    }
+}
+
+fn utf8(name: &[u8]) -> Result<&str, NameError> {
+    std::str::from_utf8(name).map_err(|_| NameError::NotUtf8)
+}
+
+/// Check an object name (vmlinux or a module's runtime name).
+pub fn check_object(obj: &str) -> Result<(), NameError> {
+    if obj.is_empty() {
+        return Err(NameError::EmptyObject);
+    }
+    if obj.len() > MAX_OBJECT_LEN {
+        return Err(NameError::ObjectTooLong(obj.len()));
+    }
+    if let Some(c) = obj
+        .chars()
+        .find(|c| matches!(c, '.' | ',' | '-') || c.is_whitespace() || c.is_control())
+    {
+        return Err(NameError::ObjectChar(c));
+    }
+    Ok(())
+}
+
+/// Check a symbol name as it appears inside a livepatch symbol name.
+pub fn check_symbol(sym: &str) -> Result<(), NameError> {
+    if sym.is_empty() {
+        return Err(NameError::EmptySymbol);
+    }
+    if sym.len() > MAX_SYMBOL_LEN {
+        return Err(NameError::SymbolTooLong(sym.len()));
+    }
+    if let Some(c) = sym
+        .chars()
+        .find(|c| *c == ',' || c.is_whitespace() || c.is_control())
+    {
+        return Err(NameError::SymbolChar(c));
+    }
+    Ok(())
+}
+
+/// Parse an unsigned decimal position.
+pub fn parse_pos(pos: &str) -> Result<u64, NameError> {
+    if pos.is_empty() || !pos.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NameError::BadPosition(pos.to_string()));
+    }
+    pos.parse::<u64>()
+        .map_err(|_| NameError::BadPosition(pos.to_string()))
+}
+
+/// Parse `<obj>.<sym>,<pos>` (the part after a prefix).
+fn parse_symbol_ref(rest: &str, expected: &'static str) -> Result<SymbolRef, NameError> {
+    let (object, tail) = rest.split_once('.').ok_or(NameError::Malformed(expected))?;
+    check_object(object)?;
+    let (name, pos) = tail.split_once(',').ok_or(NameError::Malformed(expected))?;
+    check_symbol(name)?;
+    if pos.contains(',') {
+        return Err(NameError::SymbolChar(','));
+    }
+    let pos = parse_pos(pos)?;
+    Ok(SymbolRef {
+        object: object.to_string(),
+        name: name.to_string(),
+        pos,
+    })
+}
+
+/// True if a symbol name carries the annotation prefix.
+pub fn is_annotation(name: &[u8]) -> bool {
+    name.starts_with(ANNOTATION_PREFIX.as_bytes())
+}
+
+/// True if a symbol name has the livepatch symbol prefix (and is not an
+/// annotation).
+pub fn is_klp_symbol(name: &[u8]) -> bool {
+    name.starts_with(SYMBOL_PREFIX.as_bytes()) && !is_annotation(name)
+}
+
+/// True if a section name has the livepatch relocation section prefix.
+pub fn is_klp_rela(name: &[u8]) -> bool {
+    name.starts_with(RELA_PREFIX.as_bytes())
+}
+
+/// Parse `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>`.
+pub fn parse_annotation(name: &[u8]) -> Result<Annotation, NameError> {
+    const EXPECTED: &str = ".klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>";
+    let name = utf8(name)?;
+    let rest = name
+        .strip_prefix(ANNOTATION_PREFIX)
+        .ok_or(NameError::Malformed(EXPECTED))?;
+    let (patched, rest) = rest.split_once('.').ok_or(NameError::Malformed(EXPECTED))?;
+    check_object(patched)?;
+    let target = parse_symbol_ref(rest, EXPECTED)?;
+    Ok(Annotation {
+        patched: patched.to_string(),
+        target,
+    })
+}
+
+/// Parse `.klp.sym.<sym_obj>.<sym>,<pos>`.
+pub fn parse_klp_symbol(name: &[u8]) -> Result<SymbolRef, NameError> {
+    const EXPECTED: &str = ".klp.sym.<obj>.<sym>,<pos>";
+    let name = utf8(name)?;
+    let rest = name
+        .strip_prefix(SYMBOL_PREFIX)
+        .ok_or(NameError::Malformed(EXPECTED))?;
+    parse_symbol_ref(rest, EXPECTED)
+}
+
+/// Parse `.klp.rela.<obj>.<section>` into object and section name.
+pub fn parse_klp_rela(name: &[u8]) -> Result<(String, String), NameError> {
+    const EXPECTED: &str = ".klp.rela.<obj>.<section>";
+    let name = utf8(name)?;
+    let rest = name
+        .strip_prefix(RELA_PREFIX)
+        .ok_or(NameError::Malformed(EXPECTED))?;
+    let (obj, section) = rest.split_once('.').ok_or(NameError::Malformed(EXPECTED))?;
+    check_object(obj)?;
+    if section.is_empty() {
+        return Err(NameError::EmptySection);
+    }
+    Ok((obj.to_string(), section.to_string()))
+}
+
+/// The name of the livepatch relocation section for `obj` and `section`.
+pub fn klp_rela_name(obj: &str, section: &[u8]) -> Vec<u8> {
+    let mut name = Vec::with_capacity(RELA_PREFIX.len() + obj.len() + 1 + section.len());
+    name.extend_from_slice(RELA_PREFIX.as_bytes());
+    name.extend_from_slice(obj.as_bytes());
+    name.push(b'.');
+    name.extend_from_slice(section);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotation_vmlinux() {
+        let a = parse_annotation(b".klp.sym.rela.vmlinux.vmlinux.saved_command_line,0").unwrap();
+        assert_eq!(a.patched, "vmlinux");
+        assert_eq!(a.target.object, "vmlinux");
+        assert_eq!(a.target.name, "saved_command_line");
+        assert_eq!(a.target.pos, 0);
+        assert_eq!(a.rela_object(), "vmlinux");
+        assert_eq!(
+            a.target.klp_symbol_name(),
+            ".klp.sym.vmlinux.saved_command_line,0"
+        );
+    }
+
+    #[test]
+    fn annotation_module_symbol_with_dots() {
+        let a = parse_annotation(b".klp.sym.rela.ext4.ext4.foo.constprop.0,02").unwrap();
+        assert_eq!(a.rela_object(), "ext4");
+        assert_eq!(a.target.name, "foo.constprop.0");
+        assert_eq!(a.target.pos, 2);
+        assert_eq!(
+            a.target.klp_symbol_name(),
+            ".klp.sym.ext4.foo.constprop.0,2"
+        );
+    }
+
+    #[test]
+    fn module_patch_vmlinux_symbol_goes_to_vmlinux_section() {
+        let a = parse_annotation(b".klp.sym.rela.ext4.vmlinux.jiffies,0").unwrap();
+        assert_eq!(a.rela_object(), "vmlinux");
+    }
+
+    #[test]
+    fn annotation_errors() {
+        let e = |n: &str| parse_annotation(n.as_bytes()).unwrap_err();
+        assert!(matches!(
+            e(".klp.sym.rela..vmlinux.x,0"),
+            NameError::EmptyObject
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux..x,0"),
+            NameError::EmptyObject
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.,0"),
+            NameError::EmptySymbol
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.x,"),
+            NameError::BadPosition(_)
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.x,1a"),
+            NameError::BadPosition(_)
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.x,-1"),
+            NameError::BadPosition(_)
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.x,0x1"),
+            NameError::BadPosition(_)
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.x,1,2"),
+            NameError::SymbolChar(',')
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.x"),
+            NameError::Malformed(_)
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux"),
+            NameError::Malformed(_)
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.my-mod.vmlinux.x,0"),
+            NameError::ObjectChar('-')
+        ));
+        assert!(matches!(
+            e(".klp.sym.rela.vmlinux.vmlinux.x,99999999999999999999999"),
+            NameError::BadPosition(_)
+        ));
+        assert_eq!(
+            parse_annotation(b".klp.sym.rela.vmlinux.vmlinux.\xff,0"),
+            Err(NameError::NotUtf8)
+        );
+    }
+
+    #[test]
+    fn length_limits() {
+        let obj55 = "a".repeat(55);
+        let obj56 = "a".repeat(56);
+        let sym511 = "s".repeat(511);
+        let sym512 = "s".repeat(512);
+        let ok = format!(".klp.sym.rela.{obj55}.{obj55}.{sym511},1");
+        assert!(parse_annotation(ok.as_bytes()).is_ok());
+        let bad = format!(".klp.sym.rela.{obj56}.vmlinux.x,1");
+        assert_eq!(
+            parse_annotation(bad.as_bytes()),
+            Err(NameError::ObjectTooLong(56))
+        );
+        let bad = format!(".klp.sym.rela.vmlinux.{obj56}.x,1");
+        assert_eq!(
+            parse_annotation(bad.as_bytes()),
+            Err(NameError::ObjectTooLong(56))
+        );
+        let bad = format!(".klp.sym.rela.vmlinux.vmlinux.{sym512},1");
+        assert_eq!(
+            parse_annotation(bad.as_bytes()),
+            Err(NameError::SymbolTooLong(512))
+        );
+    }
+
+    #[test]
+    fn klp_symbol_and_section() {
+        let s = parse_klp_symbol(b".klp.sym.vmlinux.foo.cold,3").unwrap();
+        assert_eq!(
+            (s.object.as_str(), s.name.as_str(), s.pos),
+            ("vmlinux", "foo.cold", 3)
+        );
+        assert!(parse_klp_symbol(b".klp.sym.vmlinux.foo").is_err());
+        let (o, s) = parse_klp_rela(b".klp.rela.vmlinux..text.foo").unwrap();
+        assert_eq!((o.as_str(), s.as_str()), ("vmlinux", ".text.foo"));
+        assert!(parse_klp_rela(b".klp.rela.vmlinux.").is_err());
+        assert!(parse_klp_rela(b".klp.rela.vmlinux").is_err());
+        assert_eq!(
+            klp_rela_name("ext4", b".text"),
+            b".klp.rela.ext4..text".to_vec()
+        );
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(is_annotation(b".klp.sym.rela.a.b.c,0"));
+        assert!(!is_klp_symbol(b".klp.sym.rela.a.b.c,0"));
+        assert!(is_klp_symbol(b".klp.sym.a.c,0"));
+        assert!(is_klp_rela(b".klp.rela.a..text"));
+        assert!(!is_klp_rela(b".rela.text"));
+    }
+}
