@@ -488,8 +488,41 @@ pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>,
             realloc.push(s.index);
         }
     }
-    let mut builder = Builder::read(copy.as_slice())
+    // object::build::elf trusts sh_addralign when laying out the output.
+    for s in &module.sections {
+        if s.addralign > 1 && (!s.addralign.is_power_of_two() || s.addralign > 1 << 32) {
+            return Err(Error::Build(format!(
+                "section {} has an invalid alignment 0x{:x}",
+                s.display_name(),
+                s.addralign
+            )));
+        }
+    }
+    // The writer is not expected to panic, but a module must never be
+    // lost to a bug in it: turn a panic into an error.
+    let result = std::panic::catch_unwind(|| rewrite_with_builder(&copy, module, plan, &realloc));
+    match result {
+        Ok(r) => r,
+        Err(_) => Err(Error::Build(
+            "internal error in the ELF writer (object::build::elf)".to_string(),
+        )),
+    }
+}
+
+fn rewrite_with_builder(
+    copy: &[u8],
+    module: &Module<'_>,
+    plan: &Plan,
+    realloc: &[usize],
+) -> Result<Vec<u8>, Error> {
+    let data = copy;
+    let mut builder = Builder::read(copy)
         .map_err(|e| Error::Build(format!("object::build::elf cannot read the file: {e}")))?;
+    for s in builder.sections.iter_mut() {
+        if s.sh_addralign == 0 {
+            s.sh_addralign = 1;
+        }
+    }
 
     let section_ids: Vec<SectionId> = builder.sections.iter().map(|s| s.id()).collect();
     let symbol_ids: Vec<SymbolId> = builder.symbols.iter().map(|s| s.id()).collect();
@@ -508,7 +541,7 @@ pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>,
             .ok_or_else(|| Error::Build(format!("no symbol with index {index}")))
     };
 
-    for index in realloc {
+    for &index in realloc {
         let s = builder.sections.get_mut(section_id(index)?);
         s.sh_flags = oelf::SectionFlags(s.sh_flags.0 | oelf::SHF_ALLOC.0);
     }

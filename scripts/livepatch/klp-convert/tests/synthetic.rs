@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Cases a compiler does not produce, built with object's ELF writer:
+//! ELF32 in both byte orders, big-endian ELF64, SHN_XINDEX, 64-bit
+//! addends, SHT_REL, stray livepatch symbols, unknown machines.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::*;
+use klp_convert::{run, Options, Outcome};
+use object::elf;
+use object::Endianness::{Big, Little};
+
+fn write(name: &str, data: &[u8]) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let path = dir.join(format!("{name}.ko"));
+    fs::write(&path, data).unwrap();
+    (dir, path)
+}
+
+fn convert_ok(name: &str, data: &[u8]) -> Vec<u8> {
+    let (dir, path) = write(name, data);
+    let out = dir.join("out.ko");
+    let r = klp_convert(&[path.as_os_str(), out.as_os_str()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let converted = fs::read(&out).unwrap();
+    check_converted(&converted);
+    // Idempotent.
+    let again = dir.join("again.ko");
+    let r = klp_convert(&[out.as_os_str(), again.as_os_str()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("already converted"), "{}", r.stdout);
+    assert_eq!(fs::read(&again).unwrap(), converted);
+    converted
+}
+
+fn convert_err(name: &str, data: &[u8], expected: &[&str]) {
+    let (dir, path) = write(name, data);
+    let out = dir.join("out.ko");
+    let r = klp_convert(&[path.as_os_str(), out.as_os_str()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    for e in expected {
+        assert!(r.stderr.contains(e), "expected {e:?} in:\n{}", r.stderr);
+    }
+    assert_untouched(&dir, &path, data, Some(&out));
+}
+
+#[test]
+fn elf32_big_endian_ppc32() {
+    let mut s = Synth::new(Big, false, elf::EM_PPC.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    let f = s.undefined(".klp.sym.rela.nfsd.nfsd.nfsd_helper,1", elf::STB_WEAK);
+    s.reloc(2, v, elf::R_PPC_ADDR16_HA.0, 0);
+    s.reloc(6, v, elf::R_PPC_ADDR16_LO.0, 0);
+    s.reloc(8, f, elf::R_PPC_REL24.0, 0);
+    let out = convert_ok("ppc32", &s.write());
+    let m = Module::parse(&out).unwrap();
+    assert!(!m.is_64 && m.big_endian);
+    let vml = section(&m, ".klp.rela.vmlinux..text").unwrap();
+    assert_eq!(vml.relocs.len(), 2);
+    assert_eq!(vml.entsize, 12);
+    let nfsd = section(&m, ".klp.rela.nfsd..text").unwrap();
+    assert_eq!(nfsd.relocs.len(), 1);
+    assert_eq!(nfsd.relocs[0].r_type, elf::R_PPC_REL24.0);
+    assert_eq!(nfsd.relocs[0].offset, 8);
+    assert!(section(&m, ".rela.text").is_none());
+}
+
+#[test]
+fn elf32_little_endian_riscv32() {
+    let mut s = Synth::new(Little, false, elf::EM_RISCV.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_GLOBAL);
+    s.reloc(0, v, elf::R_RISCV_HI20.0, 4);
+    s.reloc(4, v, elf::R_RISCV_LO12_I.0, 4);
+    let out = convert_ok("rv32", &s.write());
+    let m = Module::parse(&out).unwrap();
+    assert!(!m.is_64 && !m.big_endian);
+    let r = &section(&m, ".klp.rela.vmlinux..text").unwrap().relocs;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].addend, 4);
+
+    let mut s = Synth::new(Little, false, elf::EM_RISCV.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(0, v, elf::R_RISCV_PCREL_HI20.0, 0);
+    convert_err(
+        "rv32pcrel",
+        &s.write(),
+        &["R_RISCV_PCREL_HI20", "PCREL_LO12 partner", "offset 0x0"],
+    );
+}
+
+#[test]
+fn elf64_big_endian_s390x_with_large_addend() {
+    let mut s = Synth::new(Big, true, elf::EM_S390.0, 32, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.big_table,0", elf::STB_WEAK);
+    let addend = 0x1234_5678_9abc_i64;
+    s.reloc(2, v, elf::R_390_PC32DBL.0, addend);
+    s.reloc(8, v, elf::R_390_64.0, -0x7fff_ffff_ffff);
+    let out = convert_ok("s390", &s.write());
+    let m = Module::parse(&out).unwrap();
+    assert!(m.is_64 && m.big_endian);
+    let r = &section(&m, ".klp.rela.vmlinux..text").unwrap().relocs;
+    assert_eq!(r[0].addend, addend);
+    assert_eq!(r[1].addend, -0x7fff_ffff_ffff);
+    assert_eq!(r[1].r_type, elf::R_390_64.0);
+}
+
+#[test]
+fn ppc64_big_endian_needs_nop_after_call() {
+    let nop = 0x6000_0000u32.to_be_bytes();
+    let mut s = Synth::new(Big, true, elf::EM_PPC64.0, 16, true, 0);
+    if let object::build::elf::SectionData::Data(d) = &mut s.builder.sections.get_mut(s.text).data {
+        let mut text = vec![0u8; 16];
+        text[4..8].copy_from_slice(&nop);
+        *d = text.into();
+    }
+    let f = s.undefined(".klp.sym.rela.vmlinux.vmlinux.do_thing,0", elf::STB_WEAK);
+    s.reloc(0, f, elf::R_PPC64_REL24.0, 0);
+    s.reloc(8, f, elf::R_PPC64_REL24.0, 0);
+    convert_err(
+        "ppc64nop",
+        &s.write(),
+        &[
+            "offset 0x8",
+            "the instruction after this call is 0x00000000, not a nop",
+        ],
+    );
+}
+
+#[test]
+fn shn_xindex_symbols_survive() {
+    // .text lands past SHN_LORESERVE, so its symbols need .symtab_shndx.
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0xff10);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(4, v, elf::R_X86_64_PC32.0, -4);
+    let data = s.write();
+    let before = Module::parse(&data).unwrap();
+    let text_index = section(&before, ".text").unwrap().index;
+    assert!(text_index >= 0xff00);
+    let func = before
+        .symbols
+        .iter()
+        .find(|s| s.name == b"patched_func")
+        .unwrap();
+    assert_eq!(func.shndx, elf::SHN_XINDEX.0);
+    assert_eq!(func.section, Some(text_index));
+    drop(before);
+
+    let out = convert_ok("xindex", &data);
+    let m = Module::parse(&out).unwrap();
+    let text = section(&m, ".text").unwrap();
+    let func = m
+        .symbols
+        .iter()
+        .find(|s| s.name == b"patched_func")
+        .unwrap();
+    assert_eq!(func.section, Some(text.index));
+    let klp = section(&m, ".klp.rela.vmlinux..text").unwrap();
+    assert_eq!(klp.info as usize, text.index);
+    assert_eq!(klp.relocs[0].addend, -4);
+}
+
+#[test]
+fn rel_sections_are_rejected() {
+    let mut s = Synth::new(Little, false, elf::EM_RISCV.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(0, v, elf::R_RISCV_32.0, 0);
+    let rela = s.builder.sections.get_mut(s.rela_text);
+    rela.sh_type = elf::SHT_REL;
+    rela.name = b".rel.text".to_vec().into();
+    rela.sh_entsize = 8;
+    convert_err(
+        "rel",
+        &s.write(),
+        &[
+            "section .rel.text, offset 0x0",
+            "referenced from a SHT_REL section",
+        ],
+    );
+}
+
+#[test]
+fn livepatch_symbol_in_ordinary_section_is_rejected() {
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.vmlinux.jiffies,0", elf::STB_GLOBAL);
+    s.builder.symbols.get_mut(v).st_shndx = elf::SymbolSection(SHN_LIVEPATCH);
+    s.reloc(4, v, elf::R_X86_64_PC32.0, -4);
+    convert_err(
+        "stray",
+        &s.write(),
+        &[
+            "section .rela.text, offset 0x4, symbol .klp.sym.vmlinux.jiffies,0",
+            "livepatch symbol in an ordinary relocation section",
+        ],
+    );
+}
+
+#[test]
+fn unknown_machine_is_rejected() {
+    let mut s = Synth::new(Little, false, elf::EM_386.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(4, v, elf::R_386_32.0, 0);
+    convert_err(
+        "i386",
+        &s.write(),
+        &["not supported for e_machine 3 (32-bit)"],
+    );
+}
+
+#[test]
+fn non_alloc_target_is_rejected() {
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
+    let text = s.builder.sections.get_mut(s.text);
+    text.sh_flags = elf::SectionFlags(0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(4, v, elf::R_X86_64_64.0, 0);
+    convert_err("nonalloc", &s.write(), &["non-allocated section .text"]);
+}
+
+#[test]
+fn local_annotation_is_rejected() {
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_LOCAL);
+    s.reloc(4, v, elf::R_X86_64_64.0, 0);
+    convert_err("local", &s.write(), &["binding 0, expected WEAK or GLOBAL"]);
+}
+
+#[test]
+fn unreferenced_annotation_is_converted() {
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
+    s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    let out = convert_ok("unref", &s.write());
+    let m = Module::parse(&out).unwrap();
+    let sym = m
+        .symbols
+        .iter()
+        .find(|s| s.name == b".klp.sym.vmlinux.jiffies,0")
+        .unwrap();
+    assert_eq!(sym.shndx, SHN_LIVEPATCH);
+    // The empty .rela.text of the input is kept: only emptied ones go.
+    assert!(section(&m, ".rela.text").is_some());
+}
+
+#[test]
+fn library_api_dry_run() {
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(4, v, elf::R_X86_64_PC32.0, -4);
+    let data = s.write();
+    let (_dir, path) = write("api", &data);
+    let report = run(&Options {
+        input: path.clone(),
+        dry_run: true,
+        ..Options::default()
+    })
+    .unwrap();
+    assert_eq!(
+        report.outcome,
+        Outcome::Converted {
+            symbols: 1,
+            relocations: 1
+        }
+    );
+    assert_eq!(fs::read(&path).unwrap(), data);
+}
+
+#[test]
+fn garbage_never_panics() {
+    // Flip bytes of a valid module one at a time: klp-convert must fail
+    // cleanly or succeed, never panic.
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(4, v, elf::R_X86_64_PC32.0, -4);
+    let data = s.write();
+    let dir = scratch("fuzz");
+    let path = dir.join("f.ko");
+    let step = 1;
+    for i in (0..data.len()).step_by(step) {
+        for val in [0xffu8, 0x80, 0x01] {
+            let mut d = data.clone();
+            d[i] ^= val;
+            fs::write(&path, &d).unwrap();
+            let _ = run(&Options {
+                input: path.clone(),
+                dry_run: true,
+                ..Options::default()
+            });
+            let _ = run(&Options {
+                input: path.clone(),
+                list: true,
+                ..Options::default()
+            });
+        }
+    }
+}
