@@ -373,6 +373,17 @@ fn check_reloc_section(
                      not a livepatch symbol (SHN_LIVEPATCH)"
                         .to_string(),
                 ));
+            } else if let (Ok((obj, _)), Ok(target)) = (
+                names::parse_klp_rela(section.name),
+                names::parse_klp_symbol(sym.name),
+            ) {
+                if obj != names::VMLINUX && target.is_vmlinux() {
+                    plan.problems.push(problem(format!(
+                        "vmlinux symbol in module-specific livepatch relocation section; the \
+                         kernel (since v5.8) requires it in a .klp.rela.vmlinux. section, not \
+                         .klp.rela.{obj}."
+                    )));
+                }
             }
             continue;
         }
@@ -466,12 +477,12 @@ fn clear_alloc_flag(data: &mut [u8], module: &Module<'_>, index: usize) -> Resul
     // sh_flags follows sh_name and sh_type; its least significant byte
     // holds SHF_ALLOC.
     let lsb = if module.big_endian {
-        header + module.addr_size() - 1
+        header.checked_add(module.addr_size() - 1)
     } else {
-        header
+        Some(header)
     };
-    let byte = usize::try_from(lsb)
-        .ok()
+    let byte = lsb
+        .and_then(|lsb| usize::try_from(lsb).ok())
         .and_then(|i| data.get_mut(i))
         .ok_or_else(|| Error::Build("section header outside the file".into()))?;
     *byte &= !(oelf::SHF_ALLOC.0 as u8);

@@ -50,6 +50,15 @@ fn temp_path(dest: &Path, attempt: u32) -> PathBuf {
 /// Write `bytes` to `dest` atomically, with the permission bits of
 /// `perms_from`.
 pub fn write_atomic(dest: &Path, bytes: &[u8], perms_from: &Path) -> Result<(), WriteError> {
+    // Replace the file a symbolic link points to, not the link.
+    let resolved;
+    let dest = match fs::symlink_metadata(dest) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = fs::canonicalize(dest).map_err(|e| err("cannot resolve", dest, e))?;
+            resolved.as_path()
+        }
+        _ => dest,
+    };
     let perms = fs::metadata(perms_from)
         .map_err(|e| err("cannot stat", perms_from, e))?
         .permissions();
@@ -103,6 +112,22 @@ mod tests {
         assert_eq!(mode, 0o640);
         let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn follows_symlinks() {
+        let dir = scratch("link");
+        let real = dir.join("real.ko");
+        let link = dir.join("link.ko");
+        fs::write(&real, b"old").unwrap();
+        std::os::unix::fs::symlink("real.ko", &link).unwrap();
+        write_atomic(&link, b"new", &link).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&real).unwrap(), b"new");
         fs::remove_dir_all(&dir).unwrap();
     }
 

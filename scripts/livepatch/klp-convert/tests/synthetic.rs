@@ -295,3 +295,90 @@ fn garbage_never_panics() {
         }
     }
 }
+
+fn klp_section(s: &mut Synth, name: &str, sym: &str) -> object::build::elf::SymbolId {
+    let v = s.undefined(sym, elf::STB_GLOBAL);
+    s.builder.symbols.get_mut(v).st_shndx = elf::SymbolSection(SHN_LIVEPATCH);
+    let symtab = s.symtab;
+    let text = s.text;
+    let klp = s.builder.sections.add();
+    klp.name = name.as_bytes().to_vec().into();
+    klp.sh_type = elf::SHT_RELA;
+    klp.sh_flags = elf::SectionFlags(elf::SHF_ALLOC.0 | elf::SHF_INFO_LINK.0 | SHF_RELA_LIVEPATCH);
+    klp.sh_link_section = Some(symtab);
+    klp.sh_info_section = Some(text);
+    klp.sh_addralign = 8;
+    klp.sh_entsize = 24;
+    klp.data = object::build::elf::SectionData::Relocation(vec![object::build::elf::Relocation {
+        r_offset: 8,
+        symbol: Some(v),
+        r_type: elf::R_X86_64_64,
+        r_addend: 0,
+    }]);
+    v
+}
+
+#[test]
+fn appends_to_existing_livepatch_section() {
+    // A module converted before (by kpatch, objtool or an older run) that
+    // gained a new annotated reference.
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 32, true, 0);
+    klp_section(&mut s, ".klp.rela.vmlinux..text", ".klp.sym.vmlinux.old,0");
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.new,0", elf::STB_WEAK);
+    s.reloc(16, v, elf::R_X86_64_PC32.0, -4);
+    let out = convert_ok("append", &s.write());
+    let m = Module::parse(&out).unwrap();
+    let klp: Vec<_> = m.sections.iter().filter(|s| s.is_livepatch()).collect();
+    assert_eq!(klp.len(), 1);
+    assert_eq!(klp[0].relocs.len(), 2);
+    assert_eq!(klp[0].relocs[0].offset, 8);
+    assert_eq!(klp[0].relocs[1].offset, 16);
+}
+
+#[test]
+fn existing_module_section_with_vmlinux_symbol_is_rejected() {
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 32, true, 0);
+    klp_section(&mut s, ".klp.rela.ext4..text", ".klp.sym.vmlinux.jiffies,0");
+    convert_err(
+        "modvml",
+        &s.write(),
+        &["vmlinux symbol in module-specific livepatch relocation section"],
+    );
+}
+
+#[test]
+fn malformed_existing_livepatch_names_are_rejected() {
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 32, true, 0);
+    klp_section(&mut s, ".klp.rela.vmlinux", ".klp.sym.vmlinux.jiffies");
+    convert_err(
+        "badklp",
+        &s.write(),
+        &[
+            "malformed livepatch relocation section name",
+            "livepatch symbol with a malformed name",
+        ],
+    );
+}
+
+#[test]
+fn unsupported_section_types_are_reported() {
+    // object::build::elf cannot represent SHT_GROUP: a clear error, no
+    // output, input untouched.
+    let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
+    let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
+    s.reloc(4, v, elf::R_X86_64_PC32.0, -4);
+    let symtab = s.symtab;
+    let g = s.builder.sections.add();
+    g.name = b".group".to_vec().into();
+    g.sh_type = elf::SHT_GROUP;
+    g.sh_link_section = Some(symtab);
+    g.sh_info = 2;
+    g.sh_addralign = 4;
+    g.sh_entsize = 4;
+    g.data = object::build::elf::SectionData::Data(vec![1, 0, 0, 0].into());
+    convert_err(
+        "group",
+        &s.write(),
+        &["error: cannot rewrite ELF: object::build::elf cannot read the file"],
+    );
+}
