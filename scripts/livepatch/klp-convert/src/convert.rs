@@ -688,4 +688,100 @@ mod tests {
         assert!(!matches_early(".text"));
         assert!(!matches_early(".data"));
     }
+
+    use crate::testutil::object;
+
+    const ANN: &str = ".klp.sym.rela.vmlinux.vmlinux.x,0";
+
+    fn plan_for(
+        modinfo: &[u8],
+        undefined: &[&str],
+        relocs: &[crate::testutil::TestReloc<'_>],
+    ) -> Plan {
+        let data = object(modinfo, undefined, relocs);
+        plan(&Module::parse(&data).unwrap())
+    }
+
+    fn messages(p: &Plan) -> Vec<String> {
+        p.problems.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn plans_moves() {
+        let p = plan_for(
+            b"livepatch=Y\0",
+            &[ANN],
+            &[(4, ANN, 2, -4), (12, ANN, 1, 0)],
+        );
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        assert_eq!(p.symbols.len(), 1);
+        assert_eq!(p.symbols[0].new_name(), ".klp.sym.vmlinux.x,0");
+        assert_eq!(p.moves.len(), 2);
+        assert_eq!(p.moves[1].entry, 1);
+        assert_eq!(p.moves[0].to, b".klp.rela.vmlinux..text");
+    }
+
+    #[test]
+    fn needs_livepatch_modinfo() {
+        let p = plan_for(b"license=GPL\0", &[ANN], &[(4, ANN, 2, -4)]);
+        let m = messages(&p);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].contains("no livepatch=Y in .modinfo"), "{m:?}");
+        assert!(
+            m[0].contains("symbol .klp.sym.rela.vmlinux.vmlinux.x,0"),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_to_do_without_annotations() {
+        let p = plan_for(b"", &["printk"], &[(4, "printk", 4, -4)]);
+        assert!(p.is_empty() && p.problems.is_empty());
+    }
+
+    #[test]
+    fn rejects_stray_livepatch_symbol() {
+        let p = plan_for(
+            b"livepatch=Y\0",
+            &[".klp.sym.vmlinux.x,0"],
+            &[(4, ".klp.sym.vmlinux.x,0", 2, -4)],
+        );
+        let m = messages(&p);
+        assert!(
+            m[0].contains("section .rela.text, offset 0x4, symbol .klp.sym.vmlinux.x,0"),
+            "{m:?}"
+        );
+        assert!(m[0].contains("ordinary relocation section"), "{m:?}");
+    }
+
+    #[test]
+    fn rejects_unsupported_type_with_location() {
+        let p = plan_for(b"livepatch=Y\0", &[ANN], &[(8, ANN, 9, -4)]);
+        let m = messages(&p);
+        assert_eq!(
+            m,
+            ["error: section .rela.text, offset 0x8, symbol .klp.sym.rela.vmlinux.vmlinux.x,0: \
+              relocation type R_X86_64_GOTPCREL is not supported in livepatch relocations on x86_64"]
+        );
+        assert!(p.has_errors());
+    }
+
+    #[test]
+    fn read_only_is_a_warning() {
+        let data = object(b"", &[], &[]);
+        let m = Module::parse(&data).unwrap();
+        let text = m.section_by_name(b".text").unwrap();
+        assert!(!is_read_only(text));
+        let info = m.section_by_name(b".modinfo").unwrap();
+        assert!(is_read_only(info));
+    }
+
+    #[test]
+    fn empty_plan_rewrite_keeps_content() {
+        let data = object(b"livepatch=Y\0", &["printk"], &[(4, "printk", 4, -4)]);
+        let m = Module::parse(&data).unwrap();
+        let out = rewrite(&data, &m, &Plan::default()).unwrap();
+        let again = Module::parse(&out).unwrap();
+        assert_eq!(crate::dump::dump(&m), crate::dump::dump(&again));
+    }
 }

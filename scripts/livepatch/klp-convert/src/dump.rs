@@ -169,15 +169,55 @@ pub fn dump(module: &Module<'_>) -> String {
                     }
                 })
                 .unwrap_or_else(|| format!("[{}]", r.sym));
+            let sign = if r.addend < 0 { '-' } else { '+' };
             let _ = writeln!(
                 out,
-                "    0x{:x} {} {} {:+#x}",
+                "    0x{:x} {} {} {}0x{:x}",
                 r.offset,
                 arch::type_name(module.machine, r.r_type),
                 sym,
-                r.addend
+                sign,
+                r.addend.unsigned_abs()
             );
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::object;
+
+    #[test]
+    fn flags_and_types() {
+        assert_eq!(section_flags(0), "-");
+        assert_eq!(section_flags(0x42 | SHF_RELA_LIVEPATCH), "AIo");
+        assert_eq!(section_flags(0x1_0000_0000), "+0x100000000");
+        assert_eq!(section_type(4), "RELA");
+        assert_eq!(section_type(0x6fff_fff0), "0x6ffffff0");
+        assert_eq!(bind(2), "WEAK");
+        assert_eq!(sym_type(9), "TYPE9");
+    }
+
+    #[test]
+    fn dumps_everything() {
+        let data = object(
+            b"livepatch=Y\0",
+            &[".klp.sym.vmlinux.b,0"],
+            &[(16, ".klp.sym.vmlinux.b,0", 1, -0x10)],
+        );
+        let text = dump(&Module::parse(&data).unwrap());
+        assert!(
+            text.starts_with("ELF64 little-endian machine 62 type 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("] .text PROGBITS flags AX size 0x20 link 0 info 0 align 16"));
+        assert!(text
+            .contains("GLOBAL NOTYPE LIVEPATCH value 0x0 size 0x0 other 0x0 .klp.sym.vmlinux.b,0"));
+        assert!(
+            text.contains("  .rela.text:\n    0x10 R_X86_64_64 [1] .klp.sym.vmlinux.b,0 -0x10\n"),
+            "{text}"
+        );
+    }
 }

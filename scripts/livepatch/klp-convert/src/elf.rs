@@ -288,3 +288,50 @@ where
         shentsize: header.e_shentsize(endian).into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::object;
+
+    #[test]
+    fn parses_sections_symbols_relocations() {
+        let data = object(
+            b"license=GPL\0livepatch=Y\0",
+            &[".klp.sym.rela.vmlinux.vmlinux.x,0"],
+            &[(4, ".klp.sym.rela.vmlinux.vmlinux.x,0", 2, -4)],
+        );
+        let m = Module::parse(&data).unwrap();
+        assert!(m.is_64 && !m.big_endian);
+        assert_eq!(m.machine, elf::EM_X86_64.0);
+        assert!(m.is_livepatch());
+        assert_eq!(
+            m.modinfo().collect::<Vec<_>>(),
+            [b"license=GPL".as_slice(), b"livepatch=Y".as_slice()]
+        );
+        let rela = m.section_by_name(b".rela.text").unwrap();
+        assert!(rela.is_reloc() && !rela.is_alloc() && !rela.is_livepatch());
+        assert_eq!(rela.relocs.len(), 1);
+        let r = rela.relocs[0];
+        assert_eq!((r.offset, r.r_type, r.addend), (4, 2, -4));
+        let sym = m.symbol(r.sym).unwrap();
+        assert_eq!(sym.name, b".klp.sym.rela.vmlinux.vmlinux.x,0");
+        assert!(sym.is_undefined());
+        assert_eq!(sym.bind, elf::STB_WEAK.0);
+        assert_eq!(m.rela_entsize(), 24);
+        assert!(m.symbol(1000).is_none());
+    }
+
+    #[test]
+    fn livepatch_modinfo_must_match_exactly() {
+        let m = object(b"livepatch=N\0xlivepatch=Y\0", &[], &[]);
+        assert!(!Module::parse(&m).unwrap().is_livepatch());
+    }
+
+    #[test]
+    fn rejects_non_elf() {
+        assert!(Module::parse(b"").is_err());
+        assert!(Module::parse(b"\x7fELF").is_err());
+        assert!(Module::parse(&[0u8; 64]).is_err());
+    }
+}

@@ -20,6 +20,8 @@ pub mod error;
 pub mod list;
 pub mod names;
 pub mod output;
+#[cfg(test)]
+mod testutil;
 
 use std::path::PathBuf;
 
@@ -165,4 +167,66 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         lines,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::object;
+
+    fn run_on(data: &[u8], opts: Options) -> Result<Report, Error> {
+        let dir = std::env::temp_dir().join(format!("klp-convert-lib-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.ko", data.len()));
+        std::fs::write(&path, data).unwrap();
+        let r = run(&Options {
+            input: path.clone(),
+            ..opts
+        });
+        let _ = std::fs::remove_file(&path);
+        r
+    }
+
+    #[test]
+    fn messages_for_nothing_to_convert() {
+        let plain = object(b"license=GPL\0", &[], &[]);
+        let r = run_on(&plain, Options::default()).unwrap();
+        assert_eq!(r.outcome, Outcome::Unchanged);
+        assert!(
+            r.lines[0].starts_with("not a livepatch module"),
+            "{:?}",
+            r.lines
+        );
+        let lp = object(b"livepatch=Y\0", &[], &[]);
+        let r = run_on(
+            &lp,
+            Options {
+                dry_run: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            r.lines[0].starts_with("no annotated symbols"),
+            "{:?}",
+            r.lines
+        );
+        let done = object(b"livepatch=Y\0", &[".klp.sym.vmlinux.x,0"], &[]);
+        let r = run_on(&done, Options::default()).unwrap();
+        assert!(
+            r.lines[0].starts_with("already converted (0 livepatch relocation(s), 1"),
+            "{:?}",
+            r.lines
+        );
+    }
+
+    #[test]
+    fn errors_are_reported_as_invalid() {
+        let ann = ".klp.sym.rela.vmlinux.vmlinux.x,0";
+        let bad = object(b"", &[ann], &[(4, ann, 2, -4)]);
+        match run_on(&bad, Options::default()) {
+            Err(Error::Invalid(p)) => assert_eq!(p.len(), 1),
+            other => panic!("{other:?}"),
+        }
+    }
 }

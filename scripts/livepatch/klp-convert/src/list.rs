@@ -59,3 +59,38 @@ pub fn list(module: &Module<'_>) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::object;
+
+    #[test]
+    fn lists_annotations_and_livepatch_symbols() {
+        let data = object(
+            b"livepatch=Y\0",
+            &[
+                ".klp.sym.rela.ext4.ext4.a,1",
+                ".klp.sym.vmlinux.b,0",
+                ".klp.sym.bogus",
+                "printk",
+            ],
+            &[
+                (0, ".klp.sym.rela.ext4.ext4.a,1", 2, 0),
+                (8, "printk", 4, 0),
+                (16, ".klp.sym.vmlinux.b,0", 1, 0),
+                (24, ".klp.sym.bogus", 1, 0),
+            ],
+        );
+        let m = Module::parse(&data).unwrap();
+        assert_eq!(
+            list(&m),
+            [
+                HEADER,
+                ".rela.text\t0x0\tR_X86_64_PC32\text4\ta\t1",
+                ".rela.text\t0x10\tR_X86_64_64\tvmlinux\tb\t0",
+                ".rela.text\t0x18\tR_X86_64_64\t-\t.klp.sym.bogus\t-",
+            ]
+        );
+    }
+}
