@@ -195,6 +195,15 @@ pub fn plan(module: &Module<'_>) -> Plan {
             );
             continue;
         }
+        if annotation.target.name == ".TOC." {
+            plan.problems.push(
+                Problem::error(
+                    ".TOC. is the module's own TOC base and is never a livepatch symbol",
+                )
+                .symbol(name),
+            );
+            continue;
+        }
         if annotation.patched == names::VMLINUX && !annotation.target.is_vmlinux() {
             plan.problems.push(
                 Problem::error(format!(
@@ -341,6 +350,15 @@ fn check_reloc_section(
         }
     }
 
+    if !uses_symtab && !annotations.is_empty() && section.relocs.iter().any(|r| r.sym != 0) {
+        plan.problems.push(
+            Problem::error(format!(
+                "relocation section is linked to section {} instead of .symtab; cannot tell                  which symbols it uses",
+                section.link
+            ))
+            .section(sec_name.clone()),
+        );
+    }
     let target = module
         .section(section.info as usize)
         .filter(|_| section.info != 0);
@@ -719,6 +737,15 @@ mod tests {
         assert_eq!(p.moves.len(), 2);
         assert_eq!(p.moves[1].entry, 1);
         assert_eq!(p.moves[0].to, b".klp.rela.vmlinux..text");
+    }
+
+    #[test]
+    fn never_converts_toc() {
+        let toc = ".klp.sym.rela.vmlinux.vmlinux..TOC.,0";
+        let p = plan_for(b"livepatch=Y\0", &[toc], &[(4, toc, 1, 0)]);
+        let m = messages(&p);
+        assert!(m[0].contains(".TOC. is the module's own TOC base"), "{m:?}");
+        assert!(p.symbols.is_empty());
     }
 
     #[test]
