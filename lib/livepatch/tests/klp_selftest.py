@@ -12,7 +12,7 @@ in the guest and prints KTAP.
   klp_selftest.py run [--kernel debian-6.1 --kernel debian-6.12]
                       [--keep-logs DIR] [--build-dir DIR] [FILTER...]
   klp_selftest.py list
-  klp_selftest.py kallsyms --kernel debian-6.12 --output FILE
+  klp_selftest.py kallsyms --kernel debian-6.12 --output FILE [--duplicates]
 
 FILTER is a shell pattern matched against case names ("vmlinux_*").
 Python 3 standard library only.
@@ -800,6 +800,17 @@ def cmd_kallsyms(args):
                     console, args.output, args.timeout)
     log('%s: boot %.1fs, qemu exit %s, console %s' %
         (args.kernel, secs, rc, console))
+    if args.duplicates:
+        # Local text symbols of vmlinux defined more than once: candidates
+        # for a position test such as vmlinux_sympos.
+        count = {}
+        with open(args.output, errors='replace') as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) == 3 and fields[1] == 't':
+                    count[fields[2]] = count.get(fields[2], 0) + 1
+        for name in sorted(n for n, c in count.items() if c > 1):
+            print('%d %s' % (count[name], name))
     return 0 if rc == 0 else 1
 
 
@@ -833,6 +844,8 @@ def main(argv):
     common(k)
     k.add_argument('--kernel', required=True)
     k.add_argument('--output', required=True)
+    k.add_argument('--duplicates', action='store_true',
+                   help='print the local text symbols defined more than once')
     k.set_defaults(func=cmd_kallsyms)
 
     args = p.parse_args(argv)
