@@ -168,12 +168,19 @@ def sync_tree(src, dst):
         shutil.copy2(s, d)
 
 
-def build_dir_modules(kdir, src, dst, logfile):
+def build_dir_modules(kdir, src, dst, logfile, fresh=False):
+    """make M=dst modules after copying src there.  fresh: remove the .ko
+    files of an earlier build first, so that those found afterwards come
+    from this build.  Returns (exit status, output, .ko files found)."""
     if not os.path.isdir(src):
         with open(logfile, 'w') as f:
             f.write('%s: no such directory\n' % src)
         return 1, '%s: no such directory\n' % src, []
     sync_tree(src, dst)
+    if fresh:
+        for name in os.listdir(dst):
+            if name.endswith('.ko'):
+                os.unlink(os.path.join(dst, name))
     cmd = ['make', '-C', kdir, 'M=' + dst, '-j%d' % (os.cpu_count() or 1),
            'modules']
     proc = subprocess.run(cmd, stdout=subprocess.PIPE,
@@ -428,8 +435,10 @@ class KernelRun:
         self.args = args
         self.cases = cases
         self.out = os.path.join(args.build_dir, kernel)
-        self.logs = os.path.join(args.keep_logs or self.out, 'logs'
-                                 if not args.keep_logs else kernel)
+        if args.keep_logs:
+            self.logs = os.path.join(args.keep_logs, kernel)
+        else:
+            self.logs = os.path.join(self.out, 'logs')
         self.results = {}
         self.timing = []
         self.console = None
@@ -462,7 +471,8 @@ class KernelRun:
             self.builds[d] = build_dir_modules(
                 self.env['KDIR'],
                 SAMPLES if d == 'sample' else os.path.join(TESTS, d),
-                os.path.join(self.out, d), logfile) + (logfile,)
+                os.path.join(self.out, d), logfile,
+                fresh=d.startswith('neg_')) + (logfile,)
         self.time('build', t)
 
         self.host_build_checks()
@@ -545,6 +555,8 @@ class KernelRun:
         # The guest finds the samples in /klpt/sample, the rest in /klpt/mod.
         kos = []
         for d in MODULE_DIRS:
+            if self.builds[d][0]:
+                continue
             sub = 'sample' if d == 'sample' else 'mod'
             kos += [('klpt/%s/%s' % (sub, os.path.basename(k)), k)
                     for k in self.builds[d][2]]

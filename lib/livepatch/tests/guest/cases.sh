@@ -302,6 +302,10 @@ klpt_run_case()
 	echo "@@KLPT-BEGIN $CASE"
 	dmesg -c > /dev/null
 	"case_$CASE"
+	# A warning or a BUG during the case fails it even if all else held.
+	if dmesg | grep -qE '(WARNING|BUG):|Call Trace:'; then
+		fail "kernel warning or BUG in dmesg"
+	fi
 	dmesg -c | sed 's/^/dmesg: /'
 	if [ -n "$CASE_FAIL" ]; then
 		echo "@@KLPT-RESULT $CASE not ok $CASE_FAIL"
