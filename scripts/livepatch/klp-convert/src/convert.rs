@@ -7,7 +7,7 @@
 //! [`rewrite`] then applies a plan with object::build::elf, which keeps
 //! every other part of the file as it was.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use object::build::elf::{Builder, SectionData, SectionId, SymbolId};
 use object::elf as oelf;
@@ -377,9 +377,9 @@ fn check_reloc_section(
             plan.problems.push(p);
             continue;
         };
-        let sym_name = sym.display_name();
+        // Names are decoded only for messages: most relocations have none.
         let problem = |msg: String| {
-            let mut p = here().symbol(sym_name.clone());
+            let mut p = here().symbol(sym.display_name());
             p.message = msg;
             p
         };
@@ -635,31 +635,31 @@ fn rewrite_with_builder(
     // Put them into livepatch relocation sections, existing or new, in
     // the order of the input.
     let symtab = section_id(module.symtab)?;
-    let mut targets: Vec<(Vec<u8>, usize)> = Vec::new();
+    // Group the moves by destination in one pass (a module may have
+    // thousands of sections and 100k relocations: no nested scans), in
+    // the order of first appearance.
+    let mut order: Vec<(&[u8], usize)> = Vec::new();
+    let mut groups: HashMap<(&[u8], usize), Vec<object::build::elf::Relocation>> = HashMap::new();
     for m in &plan.moves {
-        if !targets
-            .iter()
-            .any(|(name, t)| *name == m.to && *t == m.target)
-        {
-            targets.push((m.to.clone(), m.target));
+        let key = (m.to.as_slice(), m.target);
+        let group = groups.entry(key).or_insert_with(|| {
+            order.push(key);
+            Vec::new()
+        });
+        if let Some(r) = moved.remove(&(m.from, m.entry)) {
+            group.push(r);
         }
     }
-    for (name, target) in targets {
-        let mut relocs = Vec::new();
-        for m in plan
-            .moves
-            .iter()
-            .filter(|m| m.to == name && m.target == target)
-        {
-            if let Some(r) = moved.remove(&(m.from, m.entry)) {
-                relocs.push(r);
-            }
-        }
-        let existing = module
-            .sections
-            .iter()
-            .find(|s| s.name == name.as_slice() && s.is_livepatch() && s.info as usize == target)
-            .map(|s| s.index);
+    let mut livepatch_sections: HashMap<(&[u8], usize), usize> = HashMap::new();
+    for s in module.sections.iter().filter(|s| s.is_livepatch()) {
+        livepatch_sections
+            .entry((s.name, s.info as usize))
+            .or_insert(s.index);
+    }
+    for key in order {
+        let (name, target) = key;
+        let relocs = groups.remove(&key).unwrap_or_default();
+        let existing = livepatch_sections.get(&key).copied();
         if let Some(index) = existing {
             let section = builder.sections.get_mut(section_id(index)?);
             if let SectionData::Relocation(old) = &mut section.data {
@@ -675,7 +675,7 @@ fn rewrite_with_builder(
         let entsize = module.rela_entsize();
         let align = module.addr_size();
         let section = builder.sections.add();
-        section.name = name.into();
+        section.name = name.to_vec().into();
         section.sh_type = oelf::SHT_RELA;
         section.sh_flags =
             oelf::SectionFlags(oelf::SHF_ALLOC.0 | oelf::SHF_INFO_LINK.0 | SHF_RELA_LIVEPATCH);
