@@ -21,6 +21,7 @@ Python 3 standard library only.
 import argparse
 import fnmatch
 import gzip
+import lzma
 import os
 import re
 import shlex
@@ -40,6 +41,10 @@ DEFAULT_KERNELS = ['debian-6.1', 'debian-6.12']
 MODULE_DIRS = ['sample', 'modules', 'neg_sympos', 'neg_missing',
                'neg_ambiguous', 'neg_jump_table']
 SAMPLES = os.path.join(REPO, 'samples', 'livepatch')
+# A module of the distribution kernel (from prepare-kdir's MODULES) that
+# klpt_lp_distro patches, and the groups that use modules/.
+DISTRO_MODULE = 'kernel/drivers/net/dummy.ko'
+MODULES_GROUPS = {'vmlinux', 'sympos', 'module', 'late', 'distro'}
 
 # The number of c_start entries in vmlinux that klpt_sympos references.
 C_START_COUNT = 3
@@ -91,6 +96,10 @@ CASES = [
          '(refused before v6.3, by design of those kernels)', 'late'),
     Case('unload_lp_target_late', 'disable and rmmod klpt_lp_target after '
          'late patching', 'late'),
+    Case('distro_module', 'static symbols of the distribution\'s dummy.ko '
+         'resolve to its kallsyms entries; patched counters', 'distro'),
+    Case('unload_lp_distro', 'disable and rmmod klpt_lp_distro: original '
+         'dummy0 counters', 'distro'),
     Case('neg_sympos', 'saved_command_line,2 does not exist: refused',
          'neg_sympos'),
     Case('neg_missing', 'a missing vmlinux symbol: refused', 'neg_missing'),
@@ -267,7 +276,7 @@ def make_initramfs(path, kos, config):
     """kos: (path in the guest, path on the host) of each module."""
     cpio = Cpio()
     for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'klpt', 'klpt/mod',
-              'klpt/sample'):
+              'klpt/sample', 'klpt/distro'):
         cpio.dir(d)
     cpio.chardev('dev/console', 5, 1)
     with open(busybox_path(), 'rb') as f:
@@ -371,10 +380,11 @@ class GuestRun:
 # ----------------------------------------------------------- host checks
 
 
-def check_positions(run, case, name, count, by_address):
+def check_positions(run, case, name, count, by_address, unique=False):
     """Each `resolved:<name>` fact (pos, address) must equal the pos-th
     entry of `kallsyms:<name>` (vmlinux: ascending address; module: the
-    order of its symbol table, which /proc/kallsyms keeps)."""
+    order of its symbol table, which /proc/kallsyms keeps).  unique: the
+    reference is position 0, the name must occur once."""
     entries = []
     for v in run.fact_list(case, 'kallsyms:' + name):
         addr, _, typ = v.partition(' ')
@@ -389,18 +399,20 @@ def check_positions(run, case, name, count, by_address):
     if len(entries) != count:
         errors.append('/proc/kallsyms has %d entries named %s, the test '
                       'module references %d' % (len(entries), name, count))
-    if sorted(resolved) != list(range(1, count + 1)):
-        errors.append('%s: resolved positions %s, expected 1..%d' %
-                      (name, sorted(resolved), count))
+    positions = [0] if unique else list(range(1, count + 1))
+    if sorted(resolved) != positions:
+        errors.append('%s: resolved positions %s, expected %s' %
+                      (name, sorted(resolved), positions))
     for pos in sorted(resolved):
-        want = entries[pos - 1][0] if pos <= len(entries) else None
+        idx = max(pos, 1) - 1
+        want = entries[idx][0] if idx < len(entries) else None
         got = resolved[pos]
         diag.append('%s,%d resolved %016x, kallsyms #%d %s' %
-                    (name, pos, got, pos,
+                    (name, pos, got, idx + 1,
                      '%016x' % want if want is not None else 'missing'))
         if got != want:
             errors.append('%s,%d resolved to %016x, not to the kallsyms '
-                          'entry #%d' % (name, pos, got, pos))
+                          'entry #%d' % (name, pos, got, idx + 1))
     return errors, diag
 
 
@@ -494,8 +506,8 @@ class KernelRun:
         rc, out, _, logfile = self.builds['modules']
         if rc:
             for c in self.cases:
-                if c.group in ('vmlinux', 'sympos', 'module', 'late') or \
-                   set(c.needs) & {'vmlinux', 'module'}:
+                if c.group in MODULES_GROUPS or \
+                   set(c.needs) & MODULES_GROUPS:
                     self.results[c.name] = Result(
                         False, 'build of modules/ failed', [
                             'build log: ' + logfile] + tail(out))
@@ -541,19 +553,43 @@ class KernelRun:
         """Whether a selected case uses the modules of directory d."""
         for c in self.cases:
             groups = set(c.needs) | {c.group or c.name}
-            if d == 'modules' and groups & {'vmlinux', 'sympos', 'module',
-                                            'late'}:
+            if d == 'modules' and groups & MODULES_GROUPS:
                 return True
             if d in groups:
                 return True
         return False
 
+    def distro_module(self):
+        """DISTRO_MODULE from MODULES, uncompressed into the build
+        directory; None (and the distro cases skipped) if absent."""
+        base = os.path.join(self.env['MODULES'], DISTRO_MODULE)
+        dst = os.path.join(self.out, os.path.basename(DISTRO_MODULE))
+        for suffix, opener in (('', open), ('.xz', lzma.open)):
+            if os.path.isfile(base + suffix):
+                with opener(base + suffix, 'rb') as f, open(dst, 'wb') as o:
+                    shutil.copyfileobj(f, o)
+                return dst
+        for c in self.cases:
+            if c.group == 'distro':
+                self.results[c.name] = Result(
+                    True, '%s(.xz) not in %s' % (DISTRO_MODULE,
+                                                 self.env['MODULES']),
+                    skip=True)
+        return None
+
     def selected(self, name):
         return any(c.name == name for c in self.cases)
 
     def boot_guest(self, groups):
-        # The guest finds the samples in /klpt/sample, the rest in /klpt/mod.
+        # The guest finds the samples in /klpt/sample, the distribution's
+        # module in /klpt/distro, the rest in /klpt/mod.
         kos = []
+        if 'distro' in groups:
+            ko = self.distro_module()
+            if ko:
+                kos.append(('klpt/distro/' + os.path.basename(ko), ko))
+            else:
+                groups.discard('distro')
         for d in MODULE_DIRS:
             if self.builds[d][0]:
                 continue
@@ -563,6 +599,7 @@ class KernelRun:
         # Guest cases in list order, whole groups: a group's last case
         # unloads what its first ones loaded.
         names = [c.name for c in CASES if c.group in groups]
+        kos.sort()
         rel = self.env['KERNELRELEASE']
         ver = tuple(int(x) for x in re.findall(r'\d+', rel)[:2])
         config = {
@@ -602,7 +639,7 @@ class KernelRun:
             # A host case already decided (its build failed) stays so; a
             # guest case is checked even when it failed in the guest, for
             # the diagnostics.
-            if not c.group and res is not None:
+            if not c.group and res is not None or res and res.skip:
                 continue
             errors, diag = check(run)
             if res is None:
@@ -656,6 +693,15 @@ class KernelRun:
 
     def check_late_patching(self, run):
         return self.check_module_positions(run, 'late_patching')
+
+    def check_distro_module(self, run):
+        errors, diag = [], []
+        for name in ('numdummies', 'dummy_link_ops', 'dummy_netdev_ops'):
+            e, d = check_positions(run, 'distro_module', name, 1, False,
+                                   unique=True)
+            errors += e
+            diag += d
+        return errors, diag
 
     def list_module(self, ko):
         tool = find_klp_convert(self.env)

@@ -257,6 +257,40 @@ case_unload_lp_target_late()
 	rmmod klpt_target || fail "rmmod klpt_target failed"
 }
 
+# The distribution's own dummy.ko (from MODULES), patched by klpt_lp_distro,
+# which reports through dummy0's counters.
+STATS=/sys/class/net/dummy0/statistics
+
+stat_hex()
+{
+	printf '%x' "$(cat $STATS/$1)"
+}
+
+case_distro_module()
+{
+	[ -f /klpt/distro/dummy.ko ] || { fail "dummy.ko missing"; return; }
+	echo "# insmod /klpt/distro/dummy.ko"
+	insmod /klpt/distro/dummy.ko || { fail "insmod dummy failed"; return; }
+	[ -d $STATS ] || { fail "no dummy0"; return; }
+	expect_eq rx_packets "$(cat $STATS/rx_packets)" 0
+	klp_load klpt_lp_distro || return
+	expect_eq "rx_packets (marker)" "$(cat $STATS/rx_packets)" 4242
+	expect_eq "rx_errors (numdummies)" "$(cat $STATS/rx_errors)" 1
+	fact resolved:numdummies "0 $(stat_hex rx_bytes)"
+	fact resolved:dummy_link_ops "0 $(stat_hex tx_bytes)"
+	fact resolved:dummy_netdev_ops "0 $(stat_hex tx_packets)"
+	kallsyms_fact numdummies dummy
+	kallsyms_fact dummy_link_ops dummy
+	kallsyms_fact dummy_netdev_ops dummy
+}
+
+case_unload_lp_distro()
+{
+	klp_unload klpt_lp_distro
+	expect_eq rx_packets "$(cat $STATS/rx_packets)" 0
+	rmmod dummy || fail "rmmod dummy failed"
+}
+
 # 7. A wrong position, a missing symbol, an ambiguous position 0: the
 #    module must not load, with the kernel's message.
 neg_load()
