@@ -305,6 +305,7 @@ neg_load()
 		return
 	fi
 	expect_dmesg "$2"
+	note "refused by the kernel: $2"
 	[ ! -d "$LP/$1" ] || fail "$LP/$1 exists"
 	expect_eq /proc/cmdline "$(cat /proc/cmdline)" "$CMDLINE_ORIG"
 }
