@@ -517,9 +517,14 @@ pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>,
             realloc.push(s.index);
         }
     }
-    // object::build::elf trusts sh_addralign when laying out the output.
+    // object::build::elf trusts sh_addralign when laying out the output,
+    // padding the file to it. A linker places a section at an offset that
+    // is a multiple of its alignment, so an alignment beyond the file size
+    // (and the largest page size, 64 KiB) comes from a corrupt header and
+    // would make the output gigabytes of padding.
+    let max_align = (data.len() as u64).max(1 << 16);
     for s in &module.sections {
-        if s.addralign > 1 && (!s.addralign.is_power_of_two() || s.addralign > 1 << 32) {
+        if s.addralign > 1 && (!s.addralign.is_power_of_two() || s.addralign > max_align) {
             return Err(Error::Build(format!(
                 "section {} has an invalid alignment 0x{:x}",
                 s.display_name(),
