@@ -537,14 +537,15 @@ class KernelRun:
         if self.selected('neg_jump_table'):
             rc, out, kos, logfile = self.builds['neg_jump_table']
             errs = []
+            lines = [line.strip() for line in out.splitlines()
+                     if line.startswith('klp-convert') and
+                     'error' in line and '__jump_table' in line][:3]
             if rc == 0:
                 errs.append('build succeeded')
-            elif '__jump_table' not in out:
-                errs.append('the build error does not name __jump_table')
+            elif not lines:
+                errs.append('no klp-convert error naming __jump_table')
             if kos:
                 errs.append('%s left behind' % os.path.basename(kos[0]))
-            lines = [line.strip() for line in out.splitlines()
-                     if '__jump_table' in line][:3]
             self.results['neg_jump_table'] = Result(
                 not errs, '; '.join(errs),
                 ['build log: ' + logfile] + (lines or tail(out)))
@@ -759,20 +760,33 @@ class KernelRun:
         return errors, diag
 
     def check_vmlinux_not_module_specific(self, run):
+        """klpt_lp_target references saved_command_line from code that
+        patches klpt_target: it must be in .klp.rela.vmlinux.*.  No other
+        converted module may have a vmlinux symbol in a module-specific
+        section either."""
         errors = self.guest_ok(run, 'module_sympos')
-        relocs, err = self.list_module(
-            os.path.join(self.out, 'modules', 'klpt_lp_target.ko'))
-        if err:
-            return errors + [err], []
-        cmdline = [r for r in relocs if r[4] == 'saved_command_line']
-        if not cmdline:
-            errors.append('no relocation against saved_command_line listed')
-        for r in relocs:
-            if r[3] == 'vmlinux' and r[0] != 'vmlinux':
-                errors.append('vmlinux symbol %s in .klp.rela.%s.%s' %
-                              (r[4], r[0], r[1]))
-        return errors, ['saved_command_line in .klp.rela.%s.%s (%s)' %
-                        (r[0], r[1], r[2]) for r in cmdline]
+        diag = []
+        kos = [k for d in ('modules', 'sample') for k in self.builds[d][2]]
+        if not kos:
+            errors.append('no module built')
+        for ko in kos:
+            relocs, err = self.list_module(ko)
+            if err:
+                errors.append(err)
+                continue
+            for r in relocs:
+                if r[3] == 'vmlinux' and r[0] != 'vmlinux':
+                    errors.append('%s: vmlinux symbol %s in .klp.rela.%s.%s'
+                                  % (os.path.basename(ko), r[4], r[0], r[1]))
+            if os.path.basename(ko) != 'klpt_lp_target.ko':
+                continue
+            cmdline = [r for r in relocs if r[4] == 'saved_command_line']
+            if not cmdline:
+                errors.append('klpt_lp_target.ko: no relocation against '
+                              'saved_command_line listed')
+            diag += ['klpt_lp_target: saved_command_line in .klp.rela.%s.%s '
+                     '(%s)' % (r[0], r[1], r[2]) for r in cmdline]
+        return errors, diag
 
     def keep_failure_logs(self, run):
         for c in self.cases:
@@ -807,7 +821,19 @@ def select_cases(filters):
             if any(fnmatch.fnmatchcase(c.name, f) for f in filters)]
 
 
+def check_tools():
+    """The host programs the runner needs, with their Debian packages."""
+    missing = ['%s (%s)' % (prog, pkg) for prog, pkg in (
+        ('make', 'make'), ('qemu-system-x86_64', 'qemu-system-x86'))
+        if not shutil.which(prog)]
+    if missing:
+        raise SetupError('missing %s: see lib/livepatch/tests/'
+                         'apt-packages.txt' % ', '.join(missing))
+    busybox_path()
+
+
 def cmd_run(args):
+    check_tools()
     cases = select_cases(args.filters)
     if not cases:
         log('no case matches %s' % ' '.join(args.filters))
@@ -859,6 +885,7 @@ def cmd_list(_args):
 
 def cmd_kallsyms(args):
     """Boot a kernel with no cases and save its /proc/kallsyms."""
+    check_tools()
     env = prepare_kdir(args.kernel, args.prepare_kdir)
     out = os.path.join(args.build_dir, args.kernel)
     os.makedirs(out, exist_ok=True)
