@@ -1,0 +1,789 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Mutation fuzzing: real converted and unconverted modules, corrupted in
+//! deterministic ways, must never make klp-convert panic, hang, leave an
+//! output behind on error, touch its input on error, or fail without
+//! saying what is wrong.
+//!
+//! Seeds: the checked-in tests/golden/*.ko (x86_64, ppc64le, s390x,
+//! arm64), x86_64 modules compiled here with gcc and ld -r, and their
+//! conversions. Mutations: bit flips, byte runs, truncation, splices, and
+//! targeted corruption of ELF header, section header, symbol and
+//! relocation fields with boundary values (0, all ones, the file size,
+//! SHN_XINDEX, SHN_LIVEPATCH, ...).
+//!
+//! Each input runs in-process through klp_convert::run (to a separate
+//! output file, or in place) and through the parse, plan, list and dump
+//! layers, under catch_unwind and a watchdog; one input in
+//! `BINARY_EVERY` also runs through the real binary, to catch aborts and
+//! signals.
+//!
+//! `cargo test --test fuzz` runs `DEFAULT_ITERATIONS` inputs. Longer runs:
+//! `KLP_FUZZ_ITERATIONS=100000 cargo test --release --test fuzz -- --nocapture`
+//! (`KLP_FUZZ_SEED` picks another sequence, `KLP_FUZZ_TIMEOUT_MS` the
+//! per-input limit). Failing inputs are saved in the scratch directory.
+
+mod common;
+
+use std::fs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use klp_convert::error::Error;
+use klp_convert::{run, Options, Outcome};
+
+/// Inputs per `cargo test` run (about 17 s in the debug build here).
+const DEFAULT_ITERATIONS: u64 = 20_000;
+/// One input in this many also goes through the binary.
+const BINARY_EVERY: u64 = 40;
+
+/// splitmix64: small, fast, good enough, and ours.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn chance(&mut self, one_in: u64) -> bool {
+        self.next() % one_in == 0
+    }
+}
+
+/// Where the fields of a (valid) seed lie, found once per seed.
+struct Layout {
+    is_64: bool,
+    big_endian: bool,
+    /// File offset of each section header.
+    headers: Vec<usize>,
+    /// File offset of each symbol table entry.
+    symbols: Vec<usize>,
+    /// File offset of each RELA/REL entry, and whether it is RELA.
+    relocs: Vec<(usize, bool)>,
+    /// Symbol indices worth pointing relocations at (annotations and
+    /// livepatch symbols).
+    klp_symbols: Vec<u64>,
+}
+
+fn offset_in(data: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - data.as_ptr() as usize
+}
+
+fn layout(data: &[u8]) -> Layout {
+    let m = Module::parse(data).expect("seed parses");
+    let headers = (0..m.sections.len())
+        .map(|i| m.shoff as usize + i * m.shentsize as usize)
+        .collect();
+    let sym_size = if m.is_64 { 24 } else { 16 };
+    let mut symbols = Vec::new();
+    if let Some(st) = m.sections.get(m.symtab).filter(|_| m.symtab != 0) {
+        if let Some(d) = st.data {
+            let base = offset_in(data, d);
+            symbols = (0..d.len() / sym_size)
+                .map(|i| base + i * sym_size)
+                .collect();
+        }
+    }
+    let mut relocs = Vec::new();
+    for s in m.sections.iter().filter(|s| s.is_reloc()) {
+        let rela = s.sh_type == object::elf::SHT_RELA.0;
+        let size = match (m.is_64, rela) {
+            (true, true) => 24,
+            (true, false) => 16,
+            (false, true) => 12,
+            (false, false) => 8,
+        };
+        if let Some(d) = s.data {
+            let base = offset_in(data, d);
+            relocs.extend((0..d.len() / size).map(|i| (base + i * size, rela)));
+        }
+    }
+    let klp_symbols = m
+        .symbols
+        .iter()
+        .filter(|s| s.name.starts_with(b".klp.sym."))
+        .map(|s| s.index as u64)
+        .collect();
+    Layout {
+        is_64: m.is_64,
+        big_endian: m.big_endian,
+        headers,
+        symbols,
+        relocs,
+        klp_symbols,
+    }
+}
+
+fn put(data: &mut [u8], off: usize, width: usize, value: u64, big_endian: bool) {
+    let Some(field) = data.get_mut(off..off.saturating_add(width)) else {
+        return;
+    };
+    for (i, b) in field.iter_mut().enumerate() {
+        let shift = if big_endian { width - 1 - i } else { i } * 8;
+        *b = (value >> shift) as u8;
+    }
+}
+
+/// Boundary values for a field of a file of `len` bytes.
+fn interesting(rng: &mut Rng, len: usize) -> u64 {
+    const FIXED: &[u64] = &[
+        0,
+        1,
+        2,
+        3,
+        4,
+        7,
+        8,
+        16,
+        24,
+        0x40,
+        0x7f,
+        0x80,
+        0xff,
+        0x100,
+        0xfeff,
+        0xff00,
+        0xff1f,
+        0xff20,
+        0xfff1,
+        0xfff2,
+        0xffff,
+        0x1_0000,
+        0x7fff_ffff,
+        0x8000_0000,
+        0xffff_fff0,
+        0xffff_ffff,
+        0x1_0000_0000,
+        0x7fff_ffff_ffff_ffff,
+        0x8000_0000_0000_0000,
+        u64::MAX - 7,
+        u64::MAX,
+    ];
+    let len = len as u64;
+    match rng.below(4) {
+        0 => [
+            len,
+            len.wrapping_sub(1),
+            len + 1,
+            len / 2,
+            len.wrapping_sub(24),
+        ][rng.below(5)],
+        1 => rng.next() >> rng.below(64),
+        _ => FIXED[rng.below(FIXED.len())],
+    }
+}
+
+/// Section header fields: (offset, width) for ELF64 and ELF32.
+const SHDR64: &[(usize, usize)] = &[
+    (0, 4),  // sh_name
+    (4, 4),  // sh_type
+    (8, 8),  // sh_flags
+    (24, 8), // sh_offset
+    (32, 8), // sh_size
+    (40, 4), // sh_link
+    (44, 4), // sh_info
+    (48, 8), // sh_addralign
+    (56, 8), // sh_entsize
+];
+const SHDR32: &[(usize, usize)] = &[
+    (0, 4),
+    (4, 4),
+    (8, 4),
+    (16, 4),
+    (20, 4),
+    (24, 4),
+    (28, 4),
+    (32, 4),
+    (36, 4),
+];
+/// ELF header: e_shoff, e_shentsize, e_shnum, e_shstrndx, e_type, e_machine.
+const EHDR64: &[(usize, usize)] = &[(0x28, 8), (0x3a, 2), (0x3c, 2), (0x3e, 2), (16, 2), (18, 2)];
+const EHDR32: &[(usize, usize)] = &[(0x20, 4), (0x2e, 2), (0x30, 2), (0x32, 2), (16, 2), (18, 2)];
+const SHN_VALUES: &[u64] = &[0, 1, 0xff00, 0xff20, 0xfff1, 0xfff2, 0xffff, 0xfffe];
+
+fn mutate(rng: &mut Rng, seed: &[u8], lay: &Layout) -> (Vec<u8>, Vec<&'static str>) {
+    let mut d = seed.to_vec();
+    let be = lay.big_endian;
+    let mut what = Vec::new();
+    let rounds = if rng.chance(2) { 1 } else { 2 + rng.below(2) };
+    for _ in 0..rounds {
+        let len = d.len();
+        match rng.below(10) {
+            0 => {
+                what.push("bit flips");
+                for _ in 0..1 + rng.below(8) {
+                    let i = rng.below(len);
+                    if let Some(b) = d.get_mut(i) {
+                        *b ^= 1 << rng.below(8);
+                    }
+                }
+            }
+            1 => {
+                what.push("byte run");
+                let start = rng.below(len);
+                let n = 1 + rng.below(64);
+                let v = [0u8, 0xff, rng.next() as u8][rng.below(3)];
+                let random = rng.chance(2);
+                let end = (start + n).min(len);
+                for b in d[start..end].iter_mut() {
+                    *b = if random { rng.next() as u8 } else { v };
+                }
+            }
+            2 => {
+                what.push("truncation");
+                d.truncate(rng.below(len));
+            }
+            3 => {
+                what.push("splice");
+                // Copy a chunk of the file over another place, or append.
+                let from = rng.below(len);
+                let n = (1 + rng.below(256)).min(len - from.min(len));
+                let chunk = d[from..from + n].to_vec();
+                if rng.chance(3) {
+                    d.extend_from_slice(&chunk);
+                } else {
+                    let to = rng.below(len);
+                    for (i, b) in chunk.iter().enumerate() {
+                        if let Some(x) = d.get_mut(to + i) {
+                            *x = *b;
+                        }
+                    }
+                }
+            }
+            4 | 5 => {
+                what.push("section header field");
+                if lay.headers.is_empty() {
+                    continue;
+                }
+                let h = lay.headers[rng.below(lay.headers.len())];
+                let fields = if lay.is_64 { SHDR64 } else { SHDR32 };
+                let (off, width) = fields[rng.below(fields.len())];
+                let v = if rng.chance(3) {
+                    rng.below(lay.headers.len() + 2) as u64
+                } else {
+                    interesting(rng, len)
+                };
+                put(&mut d, h + off, width, v, be);
+            }
+            6 => {
+                what.push("ELF header field");
+                let fields = if lay.is_64 { EHDR64 } else { EHDR32 };
+                let (off, width) = fields[rng.below(fields.len())];
+                let v = if rng.chance(2) {
+                    rng.below(lay.headers.len() + 2) as u64
+                } else {
+                    interesting(rng, len)
+                };
+                put(&mut d, off, width, v, be);
+            }
+            7 => {
+                what.push("symbol field");
+                if lay.symbols.is_empty() {
+                    continue;
+                }
+                let s = lay.symbols[rng.below(lay.symbols.len())];
+                // (offset, width) of st_name, st_info, st_other, st_shndx,
+                // st_value, st_size.
+                let fields: &[(usize, usize)] = if lay.is_64 {
+                    &[(0, 4), (4, 1), (5, 1), (6, 2), (8, 8), (16, 8)]
+                } else {
+                    &[(0, 4), (12, 1), (13, 1), (14, 2), (4, 4), (8, 4)]
+                };
+                let k = rng.below(fields.len());
+                let (off, width) = fields[k];
+                let v = match k {
+                    3 if rng.chance(2) => SHN_VALUES[rng.below(SHN_VALUES.len())],
+                    3 => rng.below(lay.headers.len() + 2) as u64,
+                    1 => rng.next() & 0xff,
+                    _ => interesting(rng, len),
+                };
+                put(&mut d, s + off, width, v, be);
+            }
+            _ => {
+                what.push("relocation field");
+                if lay.relocs.is_empty() {
+                    continue;
+                }
+                let (r, rela) = lay.relocs[rng.below(lay.relocs.len())];
+                let word = if lay.is_64 { 8 } else { 4 };
+                match rng.below(4) {
+                    0 => put(&mut d, r, word, interesting(rng, len), be),
+                    1 if rela => put(&mut d, r + 2 * word, word, interesting(rng, len), be),
+                    _ => {
+                        let sym = match rng.below(3) {
+                            0 if !lay.klp_symbols.is_empty() => {
+                                lay.klp_symbols[rng.below(lay.klp_symbols.len())]
+                            }
+                            1 => interesting(rng, len),
+                            _ => rng.below(lay.symbols.len() + 2) as u64,
+                        };
+                        let ty = if rng.chance(2) {
+                            rng.below(64) as u64
+                        } else {
+                            interesting(rng, len)
+                        };
+                        let info = if lay.is_64 {
+                            (sym << 32) | (ty & 0xffff_ffff)
+                        } else {
+                            (sym << 8) | (ty & 0xff)
+                        };
+                        put(&mut d, r + word, word, info, be);
+                    }
+                }
+            }
+        }
+    }
+    (d, what)
+}
+
+fn seeds(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut names: Vec<PathBuf> = fs::read_dir(&golden)
+        .expect("read tests/golden")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ko"))
+        .collect();
+    names.sort();
+    for p in names {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        seeds.push((name, fs::read(&p).expect("read golden module")));
+    }
+    if require_tool("gcc", "gcc") && require_tool("ld", "binutils") {
+        let sources = [
+            (
+                "vmlinux_refs",
+                format!(
+                    "{MODINFO_LIVEPATCH}
+extern char *saved_command_line KLP_RELOC_SYMBOL(vmlinux, vmlinux, saved_command_line);
+extern void vfunc(void) KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, vfunc, 3);
+static int counter;
+void *table[] = {{ &saved_command_line, vfunc, &counter }};
+int patched(int x) {{ vfunc(); printk(\"%s\\n\", saved_command_line); return x + counter; }}
+"
+                ),
+            ),
+            (
+                "module_refs",
+                format!(
+                    "{MODINFO_LIVEPATCH}
+extern int target_var KLP_RELOC_SYMBOL_POS(target_mod, target_mod, target_var, 2);
+extern int helper(int) KLP_RELOC_SYMBOL(target_mod, target_mod, helper);
+extern void vhelper(void) KLP_RELOC_SYMBOL(target_mod, vmlinux, vhelper);
+__attribute__((section(\".text.unlikely\"))) int cold(int x) {{ return helper(x); }}
+int patched(int x) {{ vhelper(); return cold(x) + target_var; }}
+"
+                ),
+            ),
+            (
+                "plain",
+                "int plain(int x) { printk(\"%d\\n\", x); return x; }\n".to_string(),
+            ),
+        ];
+        for (name, src) in &sources {
+            let ko = build_module(dir, name, src);
+            seeds.push((format!("{name}.ko"), fs::read(&ko).expect("read module")));
+        }
+    }
+    // The converted form of every seed that converts.
+    let mut converted = Vec::new();
+    for (name, data) in &seeds {
+        let input = dir.join(format!("seed-{name}"));
+        let output = dir.join(format!("seed-{name}.out"));
+        fs::write(&input, data).expect("write seed");
+        let r = run(&Options {
+            input,
+            output: Some(output.clone()),
+            ..Options::default()
+        });
+        if let Ok(report) = r {
+            if matches!(report.outcome, Outcome::Converted { .. }) {
+                let out = fs::read(&output).expect("read converted seed");
+                converted.push((format!("{name} (converted)"), out));
+            }
+        }
+    }
+    assert!(
+        !converted.is_empty(),
+        "no seed converts: the fuzzer would only see unconverted modules"
+    );
+    seeds.extend(converted);
+    seeds
+}
+
+/// How the inputs ended.
+#[derive(Default)]
+struct Tally {
+    converted: u64,
+    unchanged: u64,
+    unparsable: u64,
+    invalid: u64,
+    other_errors: u64,
+    /// The other errors by kind (message without numbers).
+    kinds: std::collections::BTreeMap<String, u64>,
+}
+
+/// What the watchdog looks at: the input running and since when.
+struct Current {
+    started: Instant,
+    iteration: u64,
+    input: Vec<u8>,
+}
+
+fn no_temp_files(dir: &Path) -> Result<(), String> {
+    for entry in fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let name = entry.map_err(|e| e.to_string())?.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".tmp") {
+            return Err(format!("temporary file {name} left behind"));
+        }
+    }
+    Ok(())
+}
+
+/// Run one input in-process; Err describes a violated property.
+fn check_in_process(
+    dir: &Path,
+    data: &[u8],
+    in_place: bool,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let input = dir.join("input.ko");
+    let output = dir.join("output.ko");
+    let _ = fs::remove_file(&output);
+    fs::write(&input, data).map_err(|e| format!("write input: {e}"))?;
+
+    // The layers, on the bytes.
+    let layers = catch_unwind(|| {
+        if let Ok(m) = Module::parse(data) {
+            let _ = klp_convert::list::list(&m);
+            let _ = klp_convert::dump::dump(&m);
+            let p = klp_convert::convert::plan(&m);
+            let _ = p.describe(&m);
+        }
+    });
+    if layers.is_err() {
+        return Err("panic in parse/list/dump/plan".into());
+    }
+
+    let opts = Options {
+        input: input.clone(),
+        output: (!in_place).then(|| output.clone()),
+        verbose: true,
+        ..Options::default()
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| run(&opts)))
+        .map_err(|_| "panic in klp_convert::run".to_string())?;
+    match &result {
+        Ok(r) if matches!(r.outcome, Outcome::Converted { .. }) => tally.converted += 1,
+        Ok(_) => tally.unchanged += 1,
+        Err(Error::Read(_)) => tally.unparsable += 1,
+        Err(Error::Invalid(_)) => tally.invalid += 1,
+        Err(e) => {
+            tally.other_errors += 1;
+            let msg = e.to_string();
+            if msg.contains("internal error") && std::env::var_os("KLP_FUZZ_SHOW").is_some() {
+                eprintln!("fuzz: {msg}");
+            }
+            let kind: String = msg.chars().take(60).collect();
+            *tally.kinds.entry(kind).or_default() += 1;
+        }
+    }
+    match result {
+        Ok(report) => {
+            let written = if in_place { &input } else { &output };
+            match report.outcome {
+                Outcome::Converted { .. } => {
+                    let out = fs::read(written).map_err(|e| format!("read output: {e}"))?;
+                    let m = Module::parse(&out)
+                        .map_err(|e| format!("converted output does not parse: {e}"))?;
+                    if !klp_convert::convert::plan(&m).is_empty() {
+                        return Err("converted output still needs conversion".into());
+                    }
+                }
+                Outcome::Unchanged => {
+                    if fs::read(written).map_err(|e| format!("read output: {e}"))? != data {
+                        return Err("unchanged module was not copied byte for byte".into());
+                    }
+                }
+                Outcome::Listed => return Err("unexpected --list outcome".into()),
+            }
+        }
+        Err(e) => {
+            if fs::read(&input).map_err(|e| format!("read input: {e}"))? != data {
+                return Err(format!("input modified on error ({e})"));
+            }
+            if output.exists() {
+                return Err(format!("output written on error ({e})"));
+            }
+            let msg = e.to_string();
+            if msg.trim().is_empty() {
+                return Err("empty error message".into());
+            }
+            if let Error::Invalid(problems) = &e {
+                if problems.is_empty() || !problems.iter().any(|p| p.is_error()) {
+                    return Err("Invalid without an error".into());
+                }
+                if let Some(p) = problems.iter().find(|p| p.message.trim().is_empty()) {
+                    return Err(format!("problem without a message: {p:?}"));
+                }
+            }
+        }
+    }
+    no_temp_files(dir)
+}
+
+/// Run one input through the binary, with a time limit.
+fn check_binary(dir: &Path, data: &[u8], limit: Duration) -> Result<(), String> {
+    let input = dir.join("bin-input.ko");
+    let output = dir.join("bin-output.ko");
+    let _ = fs::remove_file(&output);
+    fs::write(&input, data).map_err(|e| format!("write input: {e}"))?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_klp-convert"))
+        .arg(&input)
+        .arg(&output)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("binary still running after {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(1) => {
+            if fs::read(&input).map_err(|e| e.to_string())? != data {
+                return Err("binary modified its input on error".into());
+            }
+            if output.exists() {
+                return Err("binary wrote an output on error".into());
+            }
+            let file = input.display().to_string();
+            let first = stderr.lines().next().unwrap_or("");
+            if !first.starts_with(&format!("klp-convert: {file}: ")) || !stderr.contains("error") {
+                return Err(format!(
+                    "error message does not name the file or the error: {stderr:?}"
+                ));
+            }
+            no_temp_files(dir)
+        }
+        other => Err(format!(
+            "binary exited with {other:?} (status {status}): {stderr}"
+        )),
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+#[test]
+fn mutated_modules_are_handled() {
+    let iterations = env_u64("KLP_FUZZ_ITERATIONS", DEFAULT_ITERATIONS);
+    let seed = env_u64("KLP_FUZZ_SEED", 0x6b6c_7063_6f6e_7631);
+    let limit = Duration::from_millis(env_u64("KLP_FUZZ_TIMEOUT_MS", 10_000));
+    let dir = scratch("fuzz");
+    let seeds = seeds(&dir);
+    let layouts: Vec<Layout> = seeds.iter().map(|(_, d)| layout(d)).collect();
+
+    // The watchdog: an input that runs past the limit is saved and the
+    // process aborts, since a hung call cannot be interrupted.
+    let current: Arc<Mutex<Option<Current>>> = Arc::new(Mutex::new(None));
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let current = Arc::clone(&current);
+        let done = Arc::clone(&done);
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+                let guard = current.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(c) = guard.as_ref() {
+                    if c.started.elapsed() > limit {
+                        let path = dir.join(format!("hang-{}.ko", c.iteration));
+                        let _ = fs::write(&path, &c.input);
+                        eprintln!(
+                            "fuzz: input {} still running after {limit:?}; saved as {}",
+                            c.iteration,
+                            path.display()
+                        );
+                        std::process::abort();
+                    }
+                }
+            }
+        })
+    };
+
+    // Panics are expected to be caught and reported, not printed.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+
+    let mut rng = Rng(seed);
+    let mut failures = Vec::new();
+    let mut tally = Tally::default();
+    let mut binary_runs = 0u64;
+    let mut slowest = (Duration::ZERO, 0u64, String::new());
+    let start = Instant::now();
+    let mut ran = 0u64;
+    for iteration in 0..iterations {
+        ran += 1;
+        let k = rng.below(seeds.len());
+        let (name, data) = &seeds[k];
+        let (input, what) = mutate(&mut rng, data, &layouts[k]);
+        let in_place = rng.chance(4);
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
+            started: Instant::now(),
+            iteration,
+            input: input.clone(),
+        });
+        let t = Instant::now();
+        let mut result = check_in_process(&dir, &input, in_place, &mut tally);
+        if result.is_ok() && iteration % BINARY_EVERY == 0 {
+            binary_runs += 1;
+            result = check_binary(&dir, &input, limit);
+        }
+        let took = t.elapsed();
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if took > slowest.0 {
+            slowest = (took, iteration, format!("{name}: {}", what.join(", ")));
+        }
+        if let Err(msg) = result {
+            let path = dir.join(format!("fail-{iteration}.ko"));
+            fs::write(&path, &input).expect("save failing input");
+            failures.push(format!(
+                "input {iteration} ({name}: {}): {msg}; saved as {}",
+                what.join(", "),
+                path.display()
+            ));
+            if failures.len() >= 20 {
+                break;
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    std::panic::set_hook(hook);
+    done.store(true, Ordering::Relaxed);
+    let _ = watchdog.join();
+
+    let mut summary = format!(
+        "fuzz: {ran} mutated inputs from {} seeds (seed 0x{seed:x}) in {:.1} s: \
+         {:.0} inputs/s; {} converted, {} unchanged, {} unparsable, {} refused by \
+         validation, {} other errors; {binary_runs} also through the binary; slowest {:?} \
+         (input {}, {})\n",
+        seeds.len(),
+        elapsed.as_secs_f64(),
+        ran as f64 / elapsed.as_secs_f64(),
+        tally.converted,
+        tally.unchanged,
+        tally.unparsable,
+        tally.invalid,
+        tally.other_errors,
+        slowest.0,
+        slowest.1,
+        slowest.2
+    );
+    let mut kinds: Vec<(&String, &u64)> = tally.kinds.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(a.1));
+    for (kind, n) in kinds.iter().take(8) {
+        summary.push_str(&format!("fuzz: {n:>6} x {kind}...\n"));
+    }
+    // Straight to the file descriptor: the test harness captures
+    // eprintln!, and the figures are wanted on every run.
+    {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(summary.as_bytes());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Found by the fuzzer: a 4 GiB sh_addralign made object::build::elf pad
+/// the output to 4 GiB (minutes and gigabytes, then likely an abort).
+#[test]
+fn huge_section_alignment_is_refused() {
+    let dir = scratch("fuzz-align");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/x86_64.ko");
+    let seed = fs::read(golden).expect("read golden module");
+    let m = Module::parse(&seed).expect("golden module parses");
+    let text = m
+        .sections
+        .iter()
+        .position(|s| s.name == b".text")
+        .expect(".text");
+    let lay = layout(&seed);
+    for align in [1u64 << 32, 1 << 20] {
+        let mut data = seed.clone();
+        put(&mut data, lay.headers[text] + 48, 8, align, false);
+        let input = dir.join("input.ko");
+        let output = dir.join("output.ko");
+        fs::write(&input, &data).unwrap();
+        let start = Instant::now();
+        let r = run(&Options {
+            input: input.clone(),
+            output: Some(output.clone()),
+            ..Options::default()
+        });
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            start.elapsed()
+        );
+        match r {
+            Err(e) => assert_eq!(
+                e.to_string(),
+                format!("cannot rewrite ELF: section .text has an invalid alignment 0x{align:x}")
+            ),
+            Ok(r) => panic!("converted with alignment 0x{align:x}: {:?}", r.outcome),
+        }
+        assert_untouched(&dir, &input, &data, Some(&output));
+    }
+    // A page-sized alignment is fine.
+    let mut data = seed.clone();
+    put(&mut data, lay.headers[text] + 48, 8, 4096, false);
+    let input = dir.join("page.ko");
+    fs::write(&input, &data).unwrap();
+    let r = run(&Options {
+        input,
+        output: Some(dir.join("page.out")),
+        ..Options::default()
+    });
+    assert!(
+        matches!(r, Ok(ref r) if matches!(r.outcome, Outcome::Converted { .. })),
+        "{r:?}"
+    );
+}
