@@ -109,8 +109,8 @@ CASES = [
          'build fails'),
 ]
 
-# What the kernel (or, at build time, klp-convert) says about each negative
-# load case: the symbol name and position the message must carry.
+# Negative load cases: the module, and the symbol that klp-convert's
+# message must name if it refuses the module at build time instead.
 NEG_BUILD = {
     'neg_sympos': ('klpt_neg_sympos', 'saved_command_line'),
     'neg_missing': ('klpt_neg_missing', 'klpt_no_such_symbol'),
@@ -134,8 +134,10 @@ class Result:
 # ---------------------------------------------------------------- setup
 
 
-def prepare_kdir(kernel, prepare):
-    """Run prepare-kdir and return its KEY=VALUE lines as a dict."""
+def prepare_kdir(kernel, prepare, defaults=None):
+    """Run prepare-kdir and return its KEY=VALUE lines as a dict; defaults
+    fill in what it did not print (VMLINUZ and MODULES for a kernel tree
+    that is not a distribution's)."""
     proc = subprocess.run([prepare, kernel], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, check=False)
     if proc.returncode:
@@ -147,9 +149,14 @@ def prepare_kdir(kernel, prepare):
         key, sep, val = line.partition('=')
         if sep and re.fullmatch(r'[A-Z_][A-Z0-9_]*', key):
             env[key] = ' '.join(shlex.split(val)) if val else ''
-    for key in ('KDIR', 'KERNELRELEASE', 'VMLINUZ', 'MODULES'):
+    for key, val in (defaults or {}).items():
+        if val and not env.get(key):
+            env[key] = os.path.abspath(val)
+    # MODULES is optional: without it the distro_* cases are skipped.
+    for key in ('KDIR', 'KERNELRELEASE', 'VMLINUZ'):
         if not env.get(key):
-            raise SetupError('%s %s printed no %s' % (prepare, kernel, key))
+            raise SetupError('%s %s printed no %s (--%s)' %
+                             (prepare, kernel, key, key.lower()))
     return env
 
 
@@ -467,10 +474,12 @@ class KernelRun:
         os.makedirs(self.out, exist_ok=True)
         t = time.monotonic()
         try:
-            self.env = prepare_kdir(self.kernel, self.args.prepare_kdir)
+            self.env = prepare_kdir(self.kernel, self.args.prepare_kdir, {
+                'VMLINUZ': self.args.vmlinuz, 'MODULES': self.args.modules})
         except SetupError as e:
             log(str(e))
-            self.fail_all('prepare-kdir failed: ' + str(e).splitlines()[0])
+            lines = str(e).strip().splitlines()
+            self.fail_all('prepare-kdir failed: ' + lines[-1])
             return
         self.time('prepare', t)
 
@@ -563,7 +572,8 @@ class KernelRun:
     def distro_module(self):
         """DISTRO_MODULE from MODULES, uncompressed into the build
         directory; None (and the distro cases skipped) if absent."""
-        base = os.path.join(self.env['MODULES'], DISTRO_MODULE)
+        base = os.path.join(self.env.get('MODULES', '/nonexistent'),
+                            DISTRO_MODULE)
         dst = os.path.join(self.out, os.path.basename(DISTRO_MODULE))
         for suffix, opener in (('', open), ('.xz', lzma.open)):
             if os.path.isfile(base + suffix):
@@ -573,8 +583,8 @@ class KernelRun:
         for c in self.cases:
             if c.group == 'distro':
                 self.results[c.name] = Result(
-                    True, '%s(.xz) not in %s' % (DISTRO_MODULE,
-                                                 self.env['MODULES']),
+                    True, '%s(.xz) not in %s' % (
+                        DISTRO_MODULE, self.env.get('MODULES', 'MODULES')),
                     skip=True)
         return None
 
@@ -886,7 +896,8 @@ def cmd_list(_args):
 def cmd_kallsyms(args):
     """Boot a kernel with no cases and save its /proc/kallsyms."""
     check_tools()
-    env = prepare_kdir(args.kernel, args.prepare_kdir)
+    env = prepare_kdir(args.kernel, args.prepare_kdir,
+                       {'VMLINUZ': args.vmlinuz, 'MODULES': args.modules})
     out = os.path.join(args.build_dir, args.kernel)
     os.makedirs(out, exist_ok=True)
     initrd = os.path.join(out, 'kallsyms.cpio.gz')
@@ -922,6 +933,11 @@ def main(argv):
                         help='the prepare-kdir command to use')
         sp.add_argument('--timeout', type=int, default=120,
                         help='seconds allowed for one boot')
+        sp.add_argument('--vmlinuz', metavar='FILE',
+                        help='kernel image, if prepare-kdir prints none')
+        sp.add_argument('--modules', metavar='DIR',
+                        help='lib/modules/<release> of that kernel, if '
+                        'prepare-kdir prints none')
 
     r = sub.add_parser('run', help='build, boot, run the cases')
     common(r)
