@@ -53,4 +53,35 @@
 #define KLP_RELOC_SYMBOL(patched_obj, sym_obj, sym)			\
 	KLP_RELOC_SYMBOL_POS(patched_obj, sym_obj, sym, 0)
 
+/**
+ * KLP_SYMBOL() - name a symbol, leaving its object and position to klp-convert
+ * @patched_obj: the object that the patched code belongs to
+ * @sym: the symbol's name
+ *
+ * klp-convert looks @sym up in vmlinux and, for a module patch, in
+ * @patched_obj, in the target kernel's symbols given to it (a
+ * /proc/kallsyms dump, System.map, vmlinux, the module or
+ * /lib/modules/<release>), and fails when the name is missing or not
+ * unique there.  The name written is
+ * .klp.sym.rela.<patched_obj>.*.<sym>,* and the converted module is the
+ * same as with the explicit KLP_RELOC_SYMBOL_POS() it resolves to.
+ */
+#define KLP_SYMBOL(patched_obj, sym)					\
+	asm("\".klp.sym.rela." #patched_obj ".*." #sym ",*\"") __weak
+
+/**
+ * KLP_SYMBOL_FILE() - name a symbol by the source file that defines it
+ * @patched_obj: the object that the patched code belongs to
+ * @sym: the symbol's name
+ * @file: a string literal, the source file that defines @sym, as the
+ *	compiler named it ("fs/proc/consoles.c"; a trailing part of the path
+ *	is enough)
+ *
+ * For a name defined by several files.  klp-convert picks the symbol whose
+ * STT_FILE symbol matches @file, which needs vmlinux or the module's .ko
+ * among its symbol maps: kallsyms and System.map do not know files.
+ */
+#define KLP_SYMBOL_FILE(patched_obj, sym, file)				\
+	asm("\".klp.sym.rela." #patched_obj ".*." #sym ",*," file "\"") __weak
+
 #endif /* _LINUX_LIVEPATCH_RELOC_H */

@@ -154,6 +154,19 @@ impl Plan {
 /// Decide what to convert and check everything the kernel will check
 /// later, and more.
 pub fn plan(module: &Module<'_>) -> Plan {
+    plan_with(module, &mut |name| match names::parse_annotation(name) {
+        Ok(a) => (Some(a), Vec::new()),
+        Err(e) => (None, vec![Problem::error(e.to_string())]),
+    })
+}
+
+/// Turns an annotated symbol's name into the annotation to convert (None
+/// if it cannot be), with the problems found; e.g. a check against the
+/// target's symbols (crate::symmap_check).
+pub type Resolve<'a> = dyn FnMut(&[u8]) -> (Option<Annotation>, Vec<Problem>) + 'a;
+
+/// [`plan`], with annotated names resolved by `resolve`.
+pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
     let mut plan = Plan::default();
     let mut annotations: BTreeMap<usize, Annotation> = BTreeMap::new();
 
@@ -163,13 +176,17 @@ pub fn plan(module: &Module<'_>) -> Plan {
             continue;
         }
         let name = sym.display_name();
-        let annotation = match names::parse_annotation(sym.name) {
-            Ok(a) => a,
-            Err(e) => {
-                plan.problems
-                    .push(Problem::error(e.to_string()).symbol(name));
-                continue;
-            }
+        let (annotation, problems) = resolve(sym.name);
+        for p in problems {
+            let p = if p.symbol.is_none() {
+                p.symbol(name.clone())
+            } else {
+                p
+            };
+            plan.problems.push(p);
+        }
+        let Some(annotation) = annotation else {
+            continue;
         };
         if !sym.is_undefined() {
             let place = match sym.section.and_then(|i| module.section(i)) {

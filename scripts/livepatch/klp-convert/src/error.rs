@@ -5,6 +5,7 @@
 //! - [`Problem`]: one validation finding (error or warning) with its place
 //!   in the file: section, offset and symbol;
 //! - [`WriteError`]: the output could not be written;
+//! - [`crate::symmap::SymMapError`]: a symbol map could not be read;
 //! - [`Error`]: what a run reports, wrapping the above with the file name.
 
 use std::fmt;
@@ -167,6 +168,8 @@ pub enum Error {
     Build(String),
     /// The output could not be written.
     Write(WriteError),
+    /// A symbol map (--symbols) could not be read.
+    Map(crate::symmap::SymMapError),
 }
 
 impl fmt::Display for Error {
@@ -180,6 +183,7 @@ impl fmt::Display for Error {
             }
             Error::Build(e) => write!(f, "cannot rewrite ELF: {e}"),
             Error::Write(e) => write!(f, "{e}"),
+            Error::Map(e) => write!(f, "{e}"),
         }
     }
 }
@@ -189,6 +193,12 @@ impl std::error::Error for Error {}
 impl From<ReadError> for Error {
     fn from(e: ReadError) -> Self {
         Error::Read(e)
+    }
+}
+
+impl From<crate::symmap::SymMapError> for Error {
+    fn from(e: crate::symmap::SymMapError) -> Self {
+        Error::Map(e)
     }
 }
 

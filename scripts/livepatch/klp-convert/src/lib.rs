@@ -8,6 +8,10 @@
 //! - [`arch`]: per-architecture relocation rules;
 //! - [`convert`]: validation, the conversion plan and the rewrite
 //!   (object::build::elf);
+//! - [`symmap`]: the target kernel's symbols, read from [`symmap_text`]
+//!   (System.map, /proc/kallsyms), [`symmap_elf`] (vmlinux, modules) and
+//!   [`symmap_tree`] (/lib/modules/<release>); [`symmap_check`] checks
+//!   annotations against them and infers what they leave out;
 //! - [`list`], [`dump`]: text views of a module;
 //! - [`output`]: atomic file replacement;
 //! - [`error`]: the error types.
@@ -20,6 +24,11 @@ pub mod error;
 pub mod list;
 pub mod names;
 pub mod output;
+pub mod symmap;
+pub mod symmap_check;
+pub mod symmap_elf;
+pub mod symmap_text;
+pub mod symmap_tree;
 #[cfg(test)]
 mod testutil;
 
@@ -43,6 +52,8 @@ pub struct Options {
     pub list: bool,
     /// Treat warnings as errors.
     pub werror: bool,
+    /// Symbol maps of the target kernel (--symbols), in the order given.
+    pub symbols: Vec<PathBuf>,
 }
 
 /// What happened.
@@ -109,7 +120,17 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         });
     }
 
-    let plan = convert::plan(&module);
+    let mut notes = Vec::new();
+    let plan = if opts.symbols.is_empty() {
+        convert::plan(&module)
+    } else {
+        let mut map = symmap::SymbolMap::new(&opts.symbols)?;
+        let mut resolver = symmap_check::Resolver::new(&mut map);
+        let plan = convert::plan_with(&module, &mut |name| resolver.resolve(name));
+        notes = resolver.notes;
+        notes.splice(0..0, map.log);
+        plan
+    };
     let warnings: Vec<Problem> = plan
         .problems
         .iter()
@@ -146,6 +167,9 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     }
 
     let mut lines = Vec::new();
+    if opts.verbose {
+        lines.append(&mut notes);
+    }
     if opts.verbose || opts.dry_run {
         let verb = if opts.dry_run {
             "would convert"

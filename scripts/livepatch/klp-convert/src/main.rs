@@ -17,6 +17,16 @@ References are annotated with KLP_RELOC_SYMBOL() or KLP_RELOC_SYMBOL_POS()
 from include/linux/livepatch_reloc.h, which name an undefined symbol
 .klp.sym.rela.<patched_obj>.<sym_obj>.<symbol>,<pos>.
 
+KLP_SYMBOL(patched_obj, sym) and KLP_SYMBOL_FILE(patched_obj, sym, file)
+leave the object and the position to klp-convert, which reads them from
+the target kernel's symbols given with --symbols FILE (repeatable; the kind
+is detected from the contents): a /proc/kallsyms dump, System.map,
+vmlinux, a module .ko/.ko.xz/.ko.zst or a directory such as
+/lib/modules/<release> (only the modules annotations name are read). With
+--symbols, every annotation is also checked the way the kernel will
+resolve it, and a wrong one fails with the valid choices printed. When
+several files know an object, the last one given wins.
+
 IN is rewritten in place unless OUT is given. The output is written to a
 temporary file and renamed into place; on any error nothing is written.
 A module without annotated symbols (already converted, or made by kpatch
@@ -45,6 +55,13 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     opts.optflag("v", "verbose", "print each symbol and relocation converted");
     opts.optflag("l", "list", "print the module's livepatch relocations");
     opts.optflag("W", "werror", "treat warnings as errors");
+    opts.optmulti(
+        "s",
+        "symbols",
+        "check and infer annotations with the target's symbols (kallsyms dump, \
+         System.map, vmlinux, .ko[.xz|.zst], module directory); repeatable",
+        "FILE",
+    );
     opts.optflag("h", "help", "print this help");
     opts.optflag("V", "version", "print the version");
     let m = opts.parse(args).map_err(|e| e.to_string())?;
@@ -62,6 +79,9 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         [] => return Err("missing input file".to_string()),
         _ => return Err("too many arguments".to_string()),
     };
+    if m.opt_present("l") && m.opt_present("s") {
+        return Err("--list takes no --symbols".to_string());
+    }
     if m.opt_present("l") && output.is_some() {
         return Err("--list takes no output file".to_string());
     }
@@ -72,6 +92,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         verbose: m.opt_present("v"),
         list: m.opt_present("l"),
         werror: m.opt_present("W"),
+        symbols: m.opt_strs("s").into_iter().map(PathBuf::from).collect(),
     }))
 }
 

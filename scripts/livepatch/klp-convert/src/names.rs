@@ -4,7 +4,10 @@
 //! Three forms exist:
 //!
 //! - `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>`: an annotated, not
-//!   yet converted reference (include/linux/livepatch_reloc.h);
+//!   yet converted reference (include/linux/livepatch_reloc.h); `<sym_obj>`
+//!   and `<pos>` may be `*`, left to klp-convert to infer from a symbol map,
+//!   and an inferred position may be followed by `,<source file>`
+//!   (KLP_SYMBOL(), KLP_SYMBOL_FILE());
 //! - `.klp.sym.<sym_obj>.<sym>,<pos>`: a livepatch symbol as the kernel
 //!   resolves it (st_shndx SHN_LIVEPATCH);
 //! - `.klp.rela.<obj>.<section>`: a livepatch relocation section.
@@ -22,6 +25,8 @@ pub const SYMBOL_PREFIX: &str = ".klp.sym.";
 pub const RELA_PREFIX: &str = ".klp.rela.";
 /// The object name of the kernel image.
 pub const VMLINUX: &str = "vmlinux";
+/// An object or position left to klp-convert to infer from a symbol map.
+pub const INFER: &str = "*";
 
 /// Longest object name the kernel accepts.
 pub const MAX_OBJECT_LEN: usize = 55;
@@ -51,6 +56,11 @@ pub enum NameError {
     BadPosition(String),
     /// The section part of a `.klp.rela.` name is empty.
     EmptySection,
+    /// The source file of a KLP_SYMBOL_FILE() annotation is empty or
+    /// contains a blank or control character.
+    BadFile(String),
+    /// The object or position is to be inferred, and there is no symbol map.
+    NeedsMap,
 }
 
 impl fmt::Display for NameError {
@@ -80,6 +90,18 @@ impl fmt::Display for NameError {
                 write!(f, "position {pos:?} is not an unsigned decimal number")
             }
             NameError::EmptySection => write!(f, "empty section name"),
+            NameError::BadFile(file) => write!(
+                f,
+                "source file {file:?} is empty or contains a blank or control character"
+            ),
+            NameError::NeedsMap => write!(
+                f,
+                "the object or position is left to klp-convert to infer (KLP_SYMBOL(), \
+                 KLP_SYMBOL_FILE()), which needs the target kernel's symbols: pass \
+                 --symbols with a /proc/kallsyms dump of the target, its System.map or \
+                 vmlinux, and for module symbols the module's .ko or /lib/modules/<release> \
+                 (Kbuild: make KLP_SYMBOLS=...)"
+            ),
         }
     }
 }
@@ -145,7 +167,7 @@ pub fn check_object(obj: &str) -> Result<(), NameError> {
     }
     if let Some(c) = obj
         .chars()
-        .find(|c| matches!(c, '.' | ',' | '-') || c.is_whitespace() || c.is_control())
+        .find(|c| matches!(c, '.' | ',' | '-' | '*') || c.is_whitespace() || c.is_control())
     {
         return Err(NameError::ObjectChar(c));
     }
@@ -211,8 +233,39 @@ pub fn is_klp_rela(name: &[u8]) -> bool {
     name.starts_with(RELA_PREFIX.as_bytes())
 }
 
-/// Parse `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>`.
-pub fn parse_annotation(name: &[u8]) -> Result<Annotation, NameError> {
+/// An annotation as written, where the object and the position may be
+/// left to klp-convert (`*`), the position with a source file to pick one
+/// of several symbols of the same name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The object whose code the reference patches.
+    pub patched: String,
+    /// The object that defines the symbol; None: infer.
+    pub object: Option<String>,
+    /// The symbol's name.
+    pub name: String,
+    /// The position; None: infer.
+    pub pos: Option<u64>,
+    /// The source file that defines the symbol (with an inferred position).
+    pub file: Option<String>,
+}
+
+impl Request {
+    /// The annotation if nothing is left to infer.
+    pub fn explicit(&self) -> Option<Annotation> {
+        Some(Annotation {
+            patched: self.patched.clone(),
+            target: SymbolRef {
+                object: self.object.clone()?,
+                name: self.name.clone(),
+                pos: self.pos?,
+            },
+        })
+    }
+}
+
+/// Parse `.klp.sym.rela.<patched_obj>.<sym_obj|*>.<sym>,<pos|*>[,<file>]`.
+pub fn parse_request(name: &[u8]) -> Result<Request, NameError> {
     const EXPECTED: &str = ".klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>";
     let name = utf8(name)?;
     let rest = name
@@ -220,11 +273,40 @@ pub fn parse_annotation(name: &[u8]) -> Result<Annotation, NameError> {
         .ok_or(NameError::Malformed(EXPECTED))?;
     let (patched, rest) = rest.split_once('.').ok_or(NameError::Malformed(EXPECTED))?;
     check_object(patched)?;
-    let target = parse_symbol_ref(rest, EXPECTED)?;
-    Ok(Annotation {
+    let (object, rest) = rest.split_once('.').ok_or(NameError::Malformed(EXPECTED))?;
+    let object = if object == INFER {
+        None
+    } else {
+        check_object(object)?;
+        Some(object.to_string())
+    };
+    let (sym, pos) = rest.split_once(',').ok_or(NameError::Malformed(EXPECTED))?;
+    check_symbol(sym)?;
+    let (pos, file) = if pos == INFER {
+        (None, None)
+    } else if let Some(file) = pos.strip_prefix("*,") {
+        if file.is_empty() || file.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(NameError::BadFile(file.to_string()));
+        }
+        (None, Some(file.to_string()))
+    } else if pos.contains(',') {
+        return Err(NameError::SymbolChar(','));
+    } else {
+        (Some(parse_pos(pos)?), None)
+    };
+    Ok(Request {
         patched: patched.to_string(),
-        target,
+        object,
+        name: sym.to_string(),
+        pos,
+        file,
     })
+}
+
+/// Parse `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>`; a name that
+/// leaves the object or position to infer is [`NameError::NeedsMap`].
+pub fn parse_annotation(name: &[u8]) -> Result<Annotation, NameError> {
+    parse_request(name)?.explicit().ok_or(NameError::NeedsMap)
 }
 
 /// Parse `.klp.sym.<sym_obj>.<sym>,<pos>`.
@@ -395,6 +477,45 @@ mod tests {
         assert_eq!(
             klp_rela_name("ext4", b".text"),
             b".klp.rela.ext4..text".to_vec()
+        );
+    }
+
+    #[test]
+    fn requests() {
+        let r = parse_request(b".klp.sym.rela.vmlinux.*.c_start,*").unwrap();
+        assert_eq!(r.object, None);
+        assert_eq!(r.pos, None);
+        assert_eq!(r.file, None);
+        assert_eq!(r.name, "c_start");
+        let r = parse_request(b".klp.sym.rela.ext4.*.foo.isra.0,*,fs/ext4/a,b.c").unwrap();
+        assert_eq!(r.patched, "ext4");
+        assert_eq!(r.name, "foo.isra.0");
+        assert_eq!(r.file.as_deref(), Some("fs/ext4/a,b.c"));
+        let r = parse_request(b".klp.sym.rela.ext4.ext4.foo,*").unwrap();
+        assert_eq!(r.object.as_deref(), Some("ext4"));
+        let r = parse_request(b".klp.sym.rela.ext4.*.foo,3").unwrap();
+        assert_eq!((r.object.clone(), r.pos), (None, Some(3)));
+        assert!(r.explicit().is_none());
+        assert_eq!(
+            parse_annotation(b".klp.sym.rela.vmlinux.*.x,*"),
+            Err(NameError::NeedsMap)
+        );
+        assert!(NameError::NeedsMap.to_string().contains("--symbols"));
+        assert_eq!(
+            parse_request(b".klp.sym.rela.vmlinux.*.x,*,"),
+            Err(NameError::BadFile(String::new()))
+        );
+        assert_eq!(
+            parse_request(b".klp.sym.rela.vmlinux.*.x,*,a b.c"),
+            Err(NameError::BadFile("a b.c".into()))
+        );
+        assert_eq!(
+            parse_request(b".klp.sym.rela.vmlinux.*.x,1,a.c"),
+            Err(NameError::SymbolChar(','))
+        );
+        assert_eq!(
+            parse_request(b".klp.sym.rela.*.vmlinux.x,1"),
+            Err(NameError::ObjectChar('*'))
         );
     }
 

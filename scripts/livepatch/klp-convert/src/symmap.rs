@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Symbol maps: the target kernel's symbols, per object (vmlinux or a
+//! module), in the order the kernel counts them when it resolves a
+//! livepatch symbol `.klp.sym.<obj>.<name>,<pos>`
+//! (kernel/livepatch/core.c, klp_find_object_symbol()):
+//!
+//! - vmlinux: kallsyms order, i.e. ascending address (/proc/kallsyms and
+//!   System.map list vmlinux in that order; a vmlinux ELF is sorted here);
+//! - a module: the order of its symbol table, undefined symbols skipped.
+//!   While the module loads (a patch enabled before it) the kernel counts
+//!   the whole table; after its init it counts only the "core" symbols it
+//!   keeps (no .init* sections, no SHN_ABS, allocated sections only), which
+//!   is also what /proc/kallsyms lists for it.
+//!
+//! Sources ([`SymbolMap::new`]), detected from their contents: a
+//! /proc/kallsyms dump or System.map ([`crate::symmap_text`]), vmlinux or a
+//! module .ko/.ko.xz/.ko.zst/.ko.gz ([`crate::symmap_elf`]), a
+//! /lib/modules/<release> tree ([`crate::symmap_tree`]). Nothing is read
+//! before an annotation asks for an object, and a tree only yields the
+//! modules asked for. When several sources know an object, the last one
+//! given wins.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::names::VMLINUX;
+use crate::{symmap_elf, symmap_text, symmap_tree};
+
+/// Why a symbol map could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymMapError {
+    /// The file concerned.
+    pub path: PathBuf,
+    /// The line (text maps) concerned, 1-based.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl SymMapError {
+    /// An error about `path`.
+    pub fn new(path: &Path, message: impl Into<String>) -> Self {
+        SymMapError {
+            path: path.to_path_buf(),
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error about line `line` of `path`.
+    pub fn at_line(path: &Path, line: usize, message: impl Into<String>) -> Self {
+        SymMapError {
+            line: Some(line),
+            ..SymMapError::new(path, message)
+        }
+    }
+}
+
+impl fmt::Display for SymMapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "symbol map {}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for SymMapError {}
+
+/// What kind of file a source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A /proc/kallsyms dump (vmlinux and the loaded modules).
+    Kallsyms,
+    /// A System.map (vmlinux).
+    SystemMap,
+    /// A vmlinux ELF file.
+    Vmlinux,
+    /// A module, possibly compressed.
+    Module(Compression),
+    /// A /lib/modules/<release> tree.
+    Tree,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Kallsyms => "kallsyms dump",
+            Kind::SystemMap => "System.map",
+            Kind::Vmlinux => "vmlinux ELF",
+            Kind::Module(Compression::None) => "module",
+            Kind::Module(Compression::Xz) => "xz-compressed module",
+            Kind::Module(Compression::Zstd) => "zstd-compressed module",
+            Kind::Module(Compression::Gzip) => "gzip-compressed module",
+            Kind::Tree => "module tree",
+        })
+    }
+}
+
+/// How a module file is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain ELF.
+    None,
+    /// xz (Debian 6.12).
+    Xz,
+    /// zstd.
+    Zstd,
+    /// gzip.
+    Gzip,
+}
+
+/// The symbol is in an init section (.init.*), freed after boot or after
+/// the module's init.
+pub const FLAG_INIT: u8 = 1;
+/// The module keeps the symbol in its kallsyms after init.
+pub const FLAG_CORE: u8 = 2;
+
+/// A (offset, length) slice of an object's name buffer; length 0: none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Str {
+    /// Offset in the buffer.
+    pub off: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+/// One symbol of an object.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The name.
+    pub name: Str,
+    /// Its source file (STT_FILE), if known.
+    pub file: Str,
+    /// Address (st_value for modules).
+    pub addr: u64,
+    /// nm-style type letter (`t`, `T`, `d`, ...).
+    pub ty: u8,
+    /// FLAG_* bits.
+    pub flags: u8,
+}
+
+/// The symbols of one object, in the kernel's counting order.
+#[derive(Debug, Clone)]
+pub struct ObjectSymbols {
+    /// vmlinux or the module's name (with `_`, as the kernel names it).
+    pub object: String,
+    /// The file they came from.
+    pub source: PathBuf,
+    /// The kind of that file.
+    pub kind: Kind,
+    /// True if `entries` is the module's whole symbol table (a .ko), so
+    /// that both of the kernel's views can be computed; false if it is the
+    /// core view only (/proc/kallsyms) or vmlinux.
+    pub full_view: bool,
+    /// Storage of names.
+    pub buf: Arc<Vec<u8>>,
+    /// The symbols.
+    pub entries: Vec<Entry>,
+    /// Address ranges of init code and data, where the map tells them.
+    pub init_ranges: Vec<(u64, u64)>,
+}
+
+/// One symbol of a name, as a candidate for an annotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its position among the symbols of that name (1-based, full view).
+    pub pos: u64,
+    /// Its position in the core view of a module (None: not kept after
+    /// init); equal to `pos` for vmlinux and kallsyms dumps.
+    pub core_pos: Option<u64>,
+    /// Address.
+    pub addr: u64,
+    /// nm-style type.
+    pub ty: char,
+    /// Source file, if known.
+    pub file: Option<String>,
+    /// In an init section.
+    pub init: bool,
+}
+
+/// All symbols of one name in one object.
+#[derive(Debug, Clone, Default)]
+pub struct Lookup {
+    /// In the kernel's order.
+    pub candidates: Vec<Candidate>,
+    /// How many of them the core view holds.
+    pub core_count: u64,
+}
+
+impl ObjectSymbols {
+    /// The bytes of `s`.
+    pub fn str(&self, s: Str) -> &[u8] {
+        let start = s.off as usize;
+        self.buf
+            .get(start..start.saturating_add(s.len as usize))
+            .unwrap_or_default()
+    }
+
+    /// The name of an entry.
+    pub fn name(&self, e: &Entry) -> &[u8] {
+        self.str(e.name)
+    }
+
+    /// True if an entry is counted in the core view.
+    fn is_core(&self, e: &Entry) -> bool {
+        !self.full_view || e.flags & FLAG_CORE != 0
+    }
+
+    /// Every symbol called `name`, in the kernel's order.
+    pub fn lookup(&self, name: &str) -> Lookup {
+        let name = name.as_bytes();
+        let mut out = Lookup::default();
+        for e in &self.entries {
+            if e.name.len as usize != name.len() || self.name(e) != name {
+                continue;
+            }
+            let core_pos = if self.is_core(e) {
+                out.core_count += 1;
+                Some(out.core_count)
+            } else {
+                None
+            };
+            let file =
+                (e.file.len > 0).then(|| String::from_utf8_lossy(self.str(e.file)).into_owned());
+            let init = e.flags & FLAG_INIT != 0
+                || self
+                    .init_ranges
+                    .iter()
+                    .any(|(lo, hi)| (*lo..*hi).contains(&e.addr));
+            out.candidates.push(Candidate {
+                pos: out.candidates.len() as u64 + 1,
+                core_pos,
+                addr: e.addr,
+                ty: char::from(e.ty),
+                file,
+                init,
+            });
+        }
+        out
+    }
+
+    /// True if a symbol called `name` exists.
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.name.len as usize == name.len() && self.name(e) == name)
+    }
+
+    /// Distinct names that start with `prefix` (compiler clones of a
+    /// function: `foo.isra.0`, `foo.cold`), at most `max`.
+    pub fn names_with_prefix(&self, prefix: &str, max: usize) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in &self.entries {
+            let n = self.name(e);
+            if n.len() > prefix.len() && n.starts_with(prefix.as_bytes()) {
+                let s = String::from_utf8_lossy(n).into_owned();
+                if !out.contains(&s) {
+                    out.push(s);
+                    if out.len() >= max {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// True if vmlinux exports `name` (`__ksymtab_<name>` exists).
+    pub fn is_exported(&self, name: &str) -> bool {
+        let mut k = Vec::with_capacity(11 + name.len());
+        k.extend_from_slice(b"__ksymtab_");
+        k.extend_from_slice(name.as_bytes());
+        self.contains(&k)
+    }
+
+    /// A short description for messages: `vmlinux (kallsyms dump x.txt)`.
+    pub fn describe(&self) -> String {
+        format!("{} ({} {})", self.object, self.kind, self.source.display())
+    }
+}
+
+/// The module name the kernel uses for a file name: the part before
+/// `.ko`, with `-` turned into `_`.
+pub fn module_name_of(path: &Path) -> Option<String> {
+    let file = path.file_name()?.to_str()?;
+    let stem = [".ko", ".ko.xz", ".ko.zst", ".ko.gz"]
+        .iter()
+        .find_map(|ext| file.strip_suffix(ext))?;
+    Some(stem.replace('-', "_"))
+}
+
+enum State {
+    Pending,
+    Loaded(Vec<usize>),
+    Tree(Option<HashMap<String, PathBuf>>),
+}
+
+struct Source {
+    path: PathBuf,
+    kind: Kind,
+    state: State,
+}
+
+/// The symbol maps given on the command line, read on demand.
+pub struct SymbolMap {
+    sources: Vec<Source>,
+    objects: Vec<ObjectSymbols>,
+    /// Modules read from trees, by path.
+    tree_modules: HashMap<PathBuf, usize>,
+    /// What was read and how long it took, for --verbose.
+    pub log: Vec<String>,
+}
+
+/// Detect the kind of a file from its first bytes (and a directory).
+pub fn detect(path: &Path) -> Result<Kind, SymMapError> {
+    let meta = std::fs::metadata(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
+    if meta.is_dir() {
+        return Ok(Kind::Tree);
+    }
+    let mut head = [0u8; 512];
+    let mut f = std::fs::File::open(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(SymMapError::new(path, e.to_string())),
+        }
+    }
+    let head = &head[..n];
+    if head.starts_with(b"\x7fELF") {
+        // e_type: bytes 16-17 in the file's byte order.
+        let et = match (head.get(5), head.get(16), head.get(17)) {
+            (Some(2), Some(hi), Some(lo)) => u16::from_be_bytes([*hi, *lo]),
+            (Some(_), Some(lo), Some(hi)) => u16::from_le_bytes([*lo, *hi]),
+            _ => return Err(SymMapError::new(path, "truncated ELF header")),
+        };
+        return Ok(if et == object::elf::ET_REL.0 {
+            Kind::Module(Compression::None)
+        } else {
+            Kind::Vmlinux
+        });
+    }
+    if head.starts_with(b"\xfd7zXZ\0") {
+        return Ok(Kind::Module(Compression::Xz));
+    }
+    if head.starts_with(b"\x28\xb5\x2f\xfd") {
+        return Ok(Kind::Module(Compression::Zstd));
+    }
+    if head.starts_with(b"\x1f\x8b") {
+        return Ok(Kind::Module(Compression::Gzip));
+    }
+    symmap_text::detect(path, head)
+}
+
+impl SymbolMap {
+    /// Check that every path exists and tell its kind; read nothing else.
+    pub fn new(paths: &[PathBuf]) -> Result<Self, SymMapError> {
+        let mut sources = Vec::new();
+        for path in paths {
+            let kind = detect(path)?;
+            let state = if kind == Kind::Tree {
+                State::Tree(None)
+            } else {
+                State::Pending
+            };
+            sources.push(Source {
+                path: path.clone(),
+                kind,
+                state,
+            });
+        }
+        Ok(SymbolMap {
+            sources,
+            objects: Vec::new(),
+            tree_modules: HashMap::new(),
+            log: Vec::new(),
+        })
+    }
+
+    /// True if no source was given.
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// The sources, for messages: `a.txt (kallsyms dump), /lib/modules/x
+    /// (module tree)`.
+    pub fn describe_sources(&self) -> String {
+        let v: Vec<String> = self
+            .sources
+            .iter()
+            .map(|s| format!("{} ({})", s.path.display(), s.kind))
+            .collect();
+        v.join(", ")
+    }
+
+    /// True if some source can know `object` without reading it: vmlinux
+    /// needs a kallsyms dump, System.map or vmlinux; a module a kallsyms
+    /// dump, its .ko or a tree.
+    pub fn may_know(&self, object: &str) -> bool {
+        self.sources.iter().any(|s| match s.kind {
+            Kind::Kallsyms => true,
+            Kind::SystemMap | Kind::Vmlinux => object == VMLINUX,
+            Kind::Module(_) | Kind::Tree => object != VMLINUX,
+        })
+    }
+
+    fn load(&mut self, i: usize) -> Result<(), SymMapError> {
+        let Some(src) = self.sources.get(i) else {
+            return Ok(());
+        };
+        if !matches!(src.state, State::Pending) {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let path = src.path.clone();
+        let kind = src.kind;
+        let objs = match kind {
+            Kind::Kallsyms | Kind::SystemMap => symmap_text::read(&path, kind)?,
+            Kind::Vmlinux => vec![symmap_elf::read_vmlinux(&path)?],
+            Kind::Module(c) => vec![symmap_elf::read_module(&path, c)?],
+            Kind::Tree => Vec::new(),
+        };
+        let syms: usize = objs.iter().map(|o| o.entries.len()).sum();
+        self.log.push(format!(
+            "symbol map {} ({kind}): {} object(s), {syms} symbols, read in {:.1} ms",
+            path.display(),
+            objs.len(),
+            start.elapsed().as_secs_f64() * 1e3
+        ));
+        let mut ids = Vec::new();
+        for o in objs {
+            ids.push(self.objects.len());
+            self.objects.push(o);
+        }
+        if let Some(src) = self.sources.get_mut(i) {
+            src.state = State::Loaded(ids);
+        }
+        Ok(())
+    }
+
+    fn tree_lookup(&mut self, i: usize, object: &str) -> Result<Option<usize>, SymMapError> {
+        let Some(src) = self.sources.get_mut(i) else {
+            return Ok(None);
+        };
+        let State::Tree(index) = &mut src.state else {
+            return Ok(None);
+        };
+        if index.is_none() {
+            let start = Instant::now();
+            let found = symmap_tree::index(&src.path)?;
+            self.log.push(format!(
+                "module tree {}: {} modules indexed in {:.1} ms",
+                src.path.display(),
+                found.len(),
+                start.elapsed().as_secs_f64() * 1e3
+            ));
+            *index = Some(found);
+        }
+        let Some(path) = index.as_ref().and_then(|m| m.get(object)).cloned() else {
+            return Ok(None);
+        };
+        if let Some(id) = self.tree_modules.get(&path) {
+            return Ok(Some(*id));
+        }
+        let start = Instant::now();
+        let kind = detect(&path)?;
+        let Kind::Module(c) = kind else {
+            return Err(SymMapError::new(&path, format!("not a module ({kind})")));
+        };
+        let mut o = symmap_elf::read_module(&path, c)?;
+        o.object = object.to_string();
+        self.log.push(format!(
+            "module {object}: {} ({kind}), {} symbols, read in {:.1} ms",
+            path.display(),
+            o.entries.len(),
+            start.elapsed().as_secs_f64() * 1e3
+        ));
+        let id = self.objects.len();
+        self.objects.push(o);
+        self.tree_modules.insert(path, id);
+        Ok(Some(id))
+    }
+
+    /// The symbols of `object` from the last source that knows it.
+    pub fn object(&mut self, object: &str) -> Result<Option<&ObjectSymbols>, SymMapError> {
+        for i in (0..self.sources.len()).rev() {
+            let kind = match self.sources.get(i) {
+                Some(s) => s.kind,
+                None => continue,
+            };
+            let wanted = match kind {
+                Kind::Kallsyms => true,
+                Kind::SystemMap | Kind::Vmlinux => object == VMLINUX,
+                // Named on the command line: few, and the name in .modinfo
+                // counts.
+                Kind::Module(_) => object != VMLINUX,
+                Kind::Tree => {
+                    if object == VMLINUX {
+                        continue;
+                    }
+                    if let Some(id) = self.tree_lookup(i, object)? {
+                        return Ok(self.objects.get(id));
+                    }
+                    continue;
+                }
+            };
+            if !wanted {
+                continue;
+            }
+            self.load(i)?;
+            if let Some(Source {
+                state: State::Loaded(ids),
+                ..
+            }) = self.sources.get(i)
+            {
+                let found = ids
+                    .iter()
+                    .copied()
+                    .find(|id| self.objects.get(*id).is_some_and(|o| o.object == object));
+                if let Some(id) = found {
+                    return Ok(self.objects.get(id));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Names of the modules the kallsyms dumps given so far list; used to
+    /// suggest the right object.
+    pub fn loaded_objects(&self) -> Vec<&ObjectSymbols> {
+        self.objects.iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names() {
+        let n = |p: &str| module_name_of(Path::new(p));
+        assert_eq!(
+            n("/x/snd-hda-intel.ko.xz").as_deref(),
+            Some("snd_hda_intel")
+        );
+        assert_eq!(n("ext4.ko").as_deref(), Some("ext4"));
+        assert_eq!(n("a.ko.zst").as_deref(), Some("a"));
+        assert_eq!(n("a.o"), None);
+    }
+
+    #[test]
+    fn lookup_counts_both_views() {
+        let buf = b"foofoofoobarx.c".to_vec();
+        let s = |off, len| Str { off, len };
+        let e = |name, addr, flags| Entry {
+            name,
+            file: s(12, 3),
+            addr,
+            ty: b't',
+            flags,
+        };
+        let o = ObjectSymbols {
+            object: "m".into(),
+            source: PathBuf::from("m.ko"),
+            kind: Kind::Module(Compression::None),
+            full_view: true,
+            buf: Arc::new(buf),
+            entries: vec![
+                e(s(0, 3), 1, FLAG_INIT),
+                e(s(9, 3), 2, FLAG_CORE),
+                e(s(3, 3), 3, FLAG_CORE),
+            ],
+            init_ranges: Vec::new(),
+        };
+        let l = o.lookup("foo");
+        assert_eq!(l.candidates.len(), 2);
+        assert_eq!(l.core_count, 1);
+        assert_eq!(l.candidates[0].core_pos, None);
+        assert!(l.candidates[0].init);
+        assert_eq!(l.candidates[1].pos, 2);
+        assert_eq!(l.candidates[1].core_pos, Some(1));
+        assert_eq!(l.candidates[1].file.as_deref(), Some("x.c"));
+        assert!(o.lookup("fo").candidates.is_empty());
+        assert!(o.contains(b"bar"));
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let e = SymbolMap::new(&[PathBuf::from("/nonexistent/System.map")])
+            .err()
+            .unwrap();
+        assert!(e
+            .to_string()
+            .starts_with("symbol map /nonexistent/System.map: "));
+    }
+}

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! ELF symbol maps: a vmlinux and modules (.ko, .ko.xz, .ko.zst, .ko.gz).
+//!
+//! Both carry STT_FILE symbols, so the map knows the source file of every
+//! local symbol (the linker keeps each input file's locals after its
+//! STT_FILE symbol). A vmlinux is read through a cache, section by
+//! section, so that its debug information is never read; its symbols are
+//! filtered like scripts/kallsyms does and sorted by address. A module
+//! keeps its symbol table order, and each symbol is marked as kept or not
+//! after the module's init (kernel/module/kallsyms.c, is_core_symbol()).
+//! Compressed modules are decompressed by running xz, zstd or gzip.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use object::elf;
+use object::read::elf::{FileHeader, SectionHeader, Sym as _};
+use object::{Endianness, ReadRef};
+
+use crate::names::VMLINUX;
+use crate::symmap::{
+    module_name_of, Compression, Entry, Kind, ObjectSymbols, Str, SymMapError, FLAG_CORE, FLAG_INIT,
+};
+
+/// Names scripts/kallsyms (or mksysmap) leaves out of kallsyms.
+const NOT_IN_KALLSYMS: &[&str] = &[
+    ".L",
+    "$",
+    "__crc_",
+    "__kstrtab_",
+    "__kstrtabns_",
+    "__kcfi_typeid_",
+];
+
+struct SectionInfo {
+    flags: u64,
+    nobits: bool,
+    init: bool,
+    percpu: bool,
+}
+
+struct Raw {
+    strtab: Vec<u8>,
+    entries: Vec<Entry>,
+    modinfo_name: Option<String>,
+}
+
+fn read_raw<'d, Elf, R>(path: &Path, data: R, module: bool) -> Result<Raw, SymMapError>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'d>,
+{
+    let err = |e: object::read::Error| SymMapError::new(path, format!("cannot parse ELF: {e}"));
+    let header = Elf::parse(data).map_err(err)?;
+    let endian = header.endian().map_err(err)?;
+    let sections = header.sections(endian, data).map_err(err)?;
+    let symtab = sections
+        .symbols(endian, data, elf::SHT_SYMTAB)
+        .map_err(err)?;
+    if symtab.is_empty() {
+        let hint = if module {
+            "a module without symbols"
+        } else {
+            "a stripped or BTF-only vmlinux cannot serve as a map; give its System.map or a \
+             /proc/kallsyms dump of the kernel instead"
+        };
+        return Err(SymMapError::new(
+            path,
+            format!("no symbol table (.symtab): {hint}"),
+        ));
+    }
+    let strtab_index = symtab.string_section();
+    let strtab = sections
+        .section(strtab_index)
+        .and_then(|s| s.data(endian, data))
+        .map_err(err)?
+        .to_vec();
+    if u32::try_from(strtab.len()).is_err() {
+        return Err(SymMapError::new(path, "string table larger than 4 GiB"));
+    }
+
+    let mut infos = Vec::with_capacity(sections.len());
+    let mut modinfo_name = None;
+    for shdr in sections.iter() {
+        let name = sections.section_name(endian, shdr).unwrap_or_default();
+        if module && name == b".modinfo" {
+            if let Ok(d) = shdr.data(endian, data) {
+                modinfo_name = d
+                    .split(|b| *b == 0)
+                    .find_map(|e| e.strip_prefix(b"name="))
+                    .map(|n| String::from_utf8_lossy(n).replace('-', "_"));
+            }
+        }
+        infos.push(SectionInfo {
+            flags: shdr.sh_flags(endian).0,
+            nobits: shdr.sh_type(endian) == elf::SHT_NOBITS,
+            init: name.starts_with(b".init"),
+            percpu: name == b".data..percpu",
+        });
+    }
+    let shnum = infos.len();
+    // Locals come first; sh_info of .symtab is the first global.
+    let first_global = sections
+        .section(symtab.section())
+        .map_or(0, |s| s.sh_info(endian) as usize);
+
+    let name_at = |off: u32| -> Option<Str> {
+        let start = off as usize;
+        let len = strtab.get(start..)?.iter().position(|b| *b == 0)?;
+        Some(Str {
+            off,
+            len: len as u32,
+        })
+    };
+    let mut entries = Vec::with_capacity(symtab.len());
+    let mut file = Str::default();
+    for (index, sym) in symtab.enumerate() {
+        let st_type = sym.st_type();
+        let shndx = sym.st_shndx(endian);
+        let name = name_at(sym.st_name(endian)).ok_or_else(|| {
+            SymMapError::new(
+                path,
+                format!("symbol {}: name outside the string table", index.0),
+            )
+        })?;
+        if st_type == elf::STT_FILE {
+            file = name;
+            continue;
+        }
+        if index.0 >= first_global {
+            file = Str::default();
+        }
+        if name.len == 0 || shndx == elf::SHN_UNDEF || st_type == elf::STT_SECTION {
+            continue;
+        }
+        let section = symtab
+            .symbol_section(endian, sym, index)
+            .ok()
+            .flatten()
+            .and_then(|i| infos.get(i.0));
+        let bytes = strtab
+            .get(name.off as usize..(name.off + name.len) as usize)
+            .unwrap_or_default();
+        if !module
+            && NOT_IN_KALLSYMS
+                .iter()
+                .any(|p| bytes.starts_with(p.as_bytes()))
+        {
+            continue;
+        }
+        let bind = sym.st_bind();
+        let mut ty = match section {
+            None => b'a',
+            Some(s) if s.flags & elf::SHF_EXECINSTR.0 != 0 => b't',
+            Some(s) if s.nobits => b'b',
+            Some(s) if s.flags & elf::SHF_WRITE.0 != 0 => b'd',
+            Some(_) => b'r',
+        };
+        if bind == elf::STB_WEAK {
+            ty = if ty == b't' { b'W' } else { b'V' };
+        } else if bind == elf::STB_GLOBAL {
+            ty = ty.to_ascii_uppercase();
+        }
+        let mut flags = 0;
+        if section.is_some_and(|s| s.init) {
+            flags |= FLAG_INIT;
+        }
+        // kernel/module/kallsyms.c: is_core_symbol() with KALLSYMS_ALL.
+        let core = (shndx.0 as usize) < shnum
+            && section.is_some_and(|s| s.percpu || (s.flags & elf::SHF_ALLOC.0 != 0 && !s.init));
+        if core {
+            flags |= FLAG_CORE;
+        }
+        entries.push(Entry {
+            name,
+            file,
+            addr: sym.st_value(endian).into(),
+            ty,
+            flags,
+        });
+    }
+    Ok(Raw {
+        strtab,
+        entries,
+        modinfo_name,
+    })
+}
+
+fn read_any<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Raw, SymMapError> {
+    match object::FileKind::parse(data) {
+        Ok(object::FileKind::Elf32) => {
+            read_raw::<elf::FileHeader32<Endianness>, R>(path, data, module)
+        }
+        Ok(object::FileKind::Elf64) => {
+            read_raw::<elf::FileHeader64<Endianness>, R>(path, data, module)
+        }
+        _ => Err(SymMapError::new(path, "not an ELF file")),
+    }
+}
+
+/// Read a vmlinux ELF file (only its section headers and symbol table).
+pub fn read_vmlinux(path: &Path) -> Result<ObjectSymbols, SymMapError> {
+    let file = std::fs::File::open(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
+    let cache = object::ReadCache::new(file);
+    let mut raw = read_any(path, &cache, false)?;
+    raw.entries.sort_by_key(|e| e.addr);
+    let mut bounds = [None; 4];
+    for e in &raw.entries {
+        let n = raw
+            .strtab
+            .get(e.name.off as usize..(e.name.off + e.name.len) as usize)
+            .unwrap_or_default();
+        let i = match n {
+            b"_sinittext" => 0,
+            b"_einittext" => 1,
+            b"__init_begin" => 2,
+            b"__init_end" => 3,
+            _ => continue,
+        };
+        bounds[i] = Some(e.addr);
+    }
+    let mut init_ranges = Vec::new();
+    for (lo, hi) in [(bounds[0], bounds[1]), (bounds[2], bounds[3])] {
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            if lo < hi {
+                init_ranges.push((lo, hi));
+            }
+        }
+    }
+    Ok(ObjectSymbols {
+        object: VMLINUX.to_string(),
+        source: path.to_path_buf(),
+        kind: Kind::Vmlinux,
+        full_view: false,
+        buf: Arc::new(raw.strtab),
+        entries: raw.entries,
+        init_ranges,
+    })
+}
+
+/// Decompress a module with the tool for `c`.
+fn decompress(path: &Path, c: Compression) -> Result<Vec<u8>, SymMapError> {
+    let (tool, package) = match c {
+        Compression::None => {
+            return std::fs::read(path).map_err(|e| SymMapError::new(path, e.to_string()))
+        }
+        Compression::Xz => ("xz", "xz-utils"),
+        Compression::Zstd => ("zstd", "zstd"),
+        Compression::Gzip => ("gzip", "gzip"),
+    };
+    let out = Command::new(tool)
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .map_err(|e| {
+            SymMapError::new(
+                path,
+                format!(
+                    "cannot run {tool} to decompress it ({e}); install {package} \
+                     (scripts/livepatch/install-deps does)"
+                ),
+            )
+        })?;
+    if !out.status.success() {
+        return Err(SymMapError::new(
+            path,
+            format!(
+                "{tool} -dc failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// Read a module, decompressing it if needed.
+pub fn read_module(path: &Path, c: Compression) -> Result<ObjectSymbols, SymMapError> {
+    let data = decompress(path, c)?;
+    let raw = read_any(path, data.as_slice(), true)?;
+    let object = raw
+        .modinfo_name
+        .or_else(|| module_name_of(path))
+        .ok_or_else(|| {
+            SymMapError::new(
+                path,
+                "cannot tell the module's name: no name= in .modinfo and the file name \
+                 does not end in .ko",
+            )
+        })?;
+    Ok(ObjectSymbols {
+        object,
+        source: path.to_path_buf(),
+        kind: Kind::Module(c),
+        full_view: true,
+        buf: Arc::new(raw.strtab),
+        entries: raw.entries,
+        init_ranges: Vec::new(),
+    })
+}
