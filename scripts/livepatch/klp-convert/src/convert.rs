@@ -526,11 +526,12 @@ fn clear_alloc_flag(data: &mut [u8], module: &Module<'_>, index: usize) -> Resul
 
 /// Apply `plan` to the file `data` (parsed as `module`).
 pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>, Error> {
-    let mut copy = data.to_vec();
+    // A copy of the file is needed only to clear flags in it.
+    let mut copy = std::borrow::Cow::Borrowed(data);
     let mut realloc = Vec::new();
     for s in &module.sections {
         if s.is_reloc() && s.is_alloc() && s.link as usize == module.symtab {
-            clear_alloc_flag(&mut copy, module, s.index)?;
+            clear_alloc_flag(copy.to_mut(), module, s.index)?;
             realloc.push(s.index);
         }
     }
@@ -566,7 +567,6 @@ fn rewrite_with_builder(
     plan: &Plan,
     realloc: &[usize],
 ) -> Result<Vec<u8>, Error> {
-    let data = copy;
     let mut builder = Builder::read(copy)
         .map_err(|e| Error::Build(format!("object::build::elf cannot read the file: {e}")))?;
     for s in builder.sections.iter_mut() {
@@ -708,7 +708,9 @@ fn rewrite_with_builder(
         section.data = SectionData::Relocation(relocs);
     }
 
-    let mut out = Vec::with_capacity(data.len() + 4096);
+    // The writer reserves the exact size; a capacity given here would
+    // make that reserve double it.
+    let mut out = Vec::new();
     builder
         .write(&mut out)
         .map_err(|e| Error::Build(format!("object::build::elf cannot write the file: {e}")))?;
