@@ -91,7 +91,7 @@ impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Kind::Kallsyms => "kallsyms dump",
-            Kind::SystemMap => "System.map",
+            Kind::SystemMap => "System.map-format list",
             Kind::Vmlinux => "vmlinux ELF",
             Kind::Module(Compression::None) => "module",
             Kind::Module(Compression::Xz) => "xz-compressed module",
