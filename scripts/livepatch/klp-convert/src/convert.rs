@@ -379,6 +379,10 @@ fn check_reloc_section(
     let target = module
         .section(section.info as usize)
         .filter(|_| section.info != 0);
+    // Moved relocations go to .klp.rela.<obj>.<target name>, a name the
+    // kernel must parse back; check the target's part once.
+    let target_name_error = target
+        .and_then(|t| names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, t.name)).err());
     for (entry, reloc) in section.relocs.iter().enumerate() {
         if reloc.sym == 0 || !uses_symtab {
             continue;
@@ -452,6 +456,14 @@ fn check_reloc_section(
             plan.problems.push(problem(format!(
                 "annotated symbol referenced from non-allocated section {target_name}; the \
                  kernel applies livepatch relocations only to allocated sections"
+            )));
+            continue;
+        }
+        if let Some(e) = &target_name_error {
+            plan.problems.push(problem(format!(
+                "section {} (index {}), which the annotated symbol's relocation applies to, \
+                 cannot be named in a .klp.rela.<obj>.<section> section: {e}",
+                target_name, target.index
             )));
             continue;
         }

@@ -787,3 +787,46 @@ fn huge_section_alignment_is_refused() {
         "{r:?}"
     );
 }
+
+/// Found by the fuzzer: a relocated section with an empty (or non-UTF-8)
+/// name was converted into a `.klp.rela.vmlinux.` section the converter's
+/// own check then refused as an "internal error". It is the input's fault:
+/// say so, and where.
+#[test]
+fn unnameable_target_section_is_an_input_error() {
+    let dir = scratch("fuzz-name");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/x86_64.ko");
+    let seed = fs::read(golden).expect("read golden module");
+    let m = Module::parse(&seed).expect("golden module parses");
+    let text = m
+        .sections
+        .iter()
+        .position(|s| s.name == b".text")
+        .expect(".text");
+    let lay = layout(&seed);
+    let mut data = seed.clone();
+    // sh_name 0: the empty string at the start of .shstrtab.
+    put(&mut data, lay.headers[text], 4, 0, false);
+    let input = dir.join("input.ko");
+    let output = dir.join("output.ko");
+    fs::write(&input, &data).unwrap();
+    let r = run(&Options {
+        input: input.clone(),
+        output: Some(output.clone()),
+        ..Options::default()
+    });
+    let Err(Error::Invalid(problems)) = r else {
+        panic!("expected a validation error, got {r:?}");
+    };
+    let want = format!(
+        "section  (index {text}), which the annotated symbol's relocation applies to, cannot \
+         be named in a .klp.rela.<obj>.<section> section: empty section name"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message == want && p.section.as_deref() == Some(".rela.text")),
+        "{problems:#?}"
+    );
+    assert_untouched(&dir, &input, &data, Some(&output));
+}
