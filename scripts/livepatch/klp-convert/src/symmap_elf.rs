@@ -204,6 +204,21 @@ pub fn read_vmlinux(path: &Path) -> Result<ObjectSymbols, SymMapError> {
     let file = std::fs::File::open(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
     let cache = object::ReadCache::new(file);
     let mut raw = read_any(path, &cache, false)?;
+    if !raw
+        .entries
+        .iter()
+        .any(|e| matches!(e.ty, b't' | b'T' | b'W'))
+    {
+        return Err(SymMapError::new(
+            path,
+            format!(
+                "no code symbols among its {} symbols: a BTF-only vmlinux (as in Debian's \
+                 linux-headers) or a stripped one cannot serve as a map; give System.map or \
+                 a /proc/kallsyms dump of the kernel instead",
+                raw.entries.len()
+            ),
+        ));
+    }
     raw.entries.sort_by_key(|e| e.addr);
     let mut bounds = [None; 4];
     for e in &raw.entries {

@@ -58,6 +58,14 @@ fn parse_line(line: &[u8]) -> Option<(u64, u8, &[u8], &[u8])> {
 /// Tell a kallsyms dump from a System.map by its first bytes and name; an
 /// error if it is neither.
 pub fn detect(path: &Path, head: &[u8]) -> Result<Kind, SymMapError> {
+    // Debian's linux-image packages ship a one-line stand-in.
+    if head.windows(20).any(|w| w == b"The real System.map ") {
+        return Err(SymMapError::new(
+            path,
+            "a placeholder System.map (the real one is in the -dbg package); give the \
+             real one or a /proc/kallsyms dump of the kernel",
+        ));
+    }
     let first = head
         .split(|b| *b == b'\n')
         .find(|l| !l.trim_ascii().is_empty())
@@ -273,5 +281,11 @@ ffffffffc0000020 t c_start\t[ext4]
         let k = Path::new("/tmp/kallsyms-6.1.txt");
         assert_eq!(detect(k, b"0000 T a\n").unwrap(), Kind::Kallsyms);
         assert!(detect(p, b"hello world\n").is_err());
+        let e = detect(
+            p,
+            b"ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("placeholder"), "{e}");
     }
 }

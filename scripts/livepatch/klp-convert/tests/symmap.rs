@@ -717,6 +717,11 @@ fn bad_maps_are_errors_naming_file_and_line() {
         "{}",
         r.stderr
     );
+    // Read only when an annotation needs it: a module without any does
+    // not notice the broken line.
+    let plain = patch(&dir, "plain", &[]);
+    let r = convert(&plain, &dir.join("p.ko"), &[&bad], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = convert(&ko, &dir.join("o.ko"), &[&dir.join("missing.map")], &[]);
     assert_eq!(r.code, 1);
     assert!(
@@ -730,6 +735,20 @@ fn bad_maps_are_errors_naming_file_and_line() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("line 1: not a symbol map"),
+        "{}",
+        r.stderr
+    );
+    // A vmlinux without code symbols (BTF-only, as in Debian's headers).
+    let data = cc(&dir, "btf", "int btf_only = 1;\n", &[]);
+    let btf = dir.join("vmlinux");
+    run(Command::new("ld")
+        .args(["-e", "0", "-o"])
+        .arg(&btf)
+        .arg(&data));
+    let r = convert(&ko, &dir.join("o.ko"), &[&btf], &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("no code symbols among its"),
         "{}",
         r.stderr
     );
