@@ -399,10 +399,15 @@ def check_positions(run, case, name, count, by_address, unique=False):
     if by_address:
         entries.sort()
     resolved = {}
+    diag = []
+    if not by_address and count > 1:
+        diag.append('%s: symbol table order %s address order' %
+                    (name, 'is' if entries == sorted(entries) else
+                     'differs from'))
     for v in run.fact_list(case, 'resolved:' + name):
         pos, addr = v.split()
         resolved[int(pos)] = int(addr, 16)
-    errors, diag = [], []
+    errors = []
     if len(entries) != count:
         errors.append('/proc/kallsyms has %d entries named %s, the test '
                       'module references %d' % (len(entries), name, count))

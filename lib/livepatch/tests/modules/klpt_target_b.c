@@ -6,9 +6,11 @@
 #include <linux/compiler.h>
 #include "klpt_target.h"
 
-static int klpt_dup_val = 0x1b;
+/* In .rodata, unlike the klpt_dup_val of the other two objects. */
+static const int klpt_dup_val = 0x1b;
 
-static noinline int klpt_dup(void)
+/* __cold puts it in .text.unlikely, away from the other two. */
+static noinline __cold int klpt_dup(void)
 {
 	return 0xb;
 }

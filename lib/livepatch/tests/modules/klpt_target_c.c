@@ -6,7 +6,8 @@
 #include <linux/compiler.h>
 #include "klpt_target.h"
 
-static int klpt_dup_val = 0x1c;
+/* Named: GCC would move a static int never written to .rodata. */
+static int klpt_dup_val __section(".data") = 0x1c;
 
 static noinline int klpt_dup(void)
 {
