@@ -55,6 +55,87 @@ fn parse_line(line: &[u8]) -> Option<(u64, u8, &[u8], &[u8])> {
     Some((addr, ty, name, module))
 }
 
+/// A well-formed line parsed in one pass.
+struct Line<'a> {
+    addr: u64,
+    ty: u8,
+    /// Byte range of the name in the file.
+    name: (usize, usize),
+    module: &'a [u8],
+    /// Start of the next line.
+    next: usize,
+}
+
+/// Parse `<hex> <type> <name>[\t[<module>]]\r?\n` at `i`, touching each
+/// byte once; None for anything else.
+fn fast_line(data: &[u8], mut i: usize) -> Option<Line<'_>> {
+    let start = i;
+    let mut addr = 0u64;
+    while let Some(&b) = data.get(i) {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => break,
+        };
+        addr = (addr << 4) | u64::from(d);
+        i += 1;
+    }
+    if i == start || i - start > 16 || data.get(i) != Some(&b' ') {
+        return None;
+    }
+    let ty = *data.get(i + 1)?;
+    if !(ty.is_ascii_alphabetic() || ty == b'?') || data.get(i + 2) != Some(&b' ') {
+        return None;
+    }
+    i += 3;
+    let name_start = i;
+    while let Some(&b) = data.get(i) {
+        if matches!(b, b'\t' | b'\n' | b'\r' | b' ') {
+            break;
+        }
+        i += 1;
+    }
+    let name = (name_start, i);
+    if name.0 == name.1 {
+        return None;
+    }
+    let mut module: &[u8] = b"";
+    if data.get(i) == Some(&b'\t') {
+        if data.get(i + 1) != Some(&b'[') {
+            return None;
+        }
+        i += 2;
+        let m = i;
+        while let Some(&b) = data.get(i) {
+            if matches!(b, b']' | b'\n') {
+                break;
+            }
+            i += 1;
+        }
+        if data.get(i) != Some(&b']') || i == m {
+            return None;
+        }
+        module = data.get(m..i)?;
+        i += 1;
+    }
+    if data.get(i) == Some(&b'\r') {
+        i += 1;
+    }
+    let next = match data.get(i) {
+        None => i,
+        Some(b'\n') => i + 1,
+        Some(_) => return None,
+    };
+    Some(Line {
+        addr,
+        ty,
+        name,
+        module,
+        next,
+    })
+}
+
 /// Tell a kallsyms dump from a System.map by its first bytes and name; an
 /// error if it is neither.
 pub fn detect(path: &Path, head: &[u8]) -> Result<Kind, SymMapError> {
@@ -106,38 +187,48 @@ pub fn parse(path: &Path, kind: Kind, data: Vec<u8>) -> Result<Vec<ObjectSymbols
     let mut line_no = 0usize;
     while pos < data.len() {
         line_no += 1;
-        let end = data[pos..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(data.len(), |n| pos + n);
-        let line = &data[pos..end];
         let start = pos;
-        pos = end + 1;
-        if line.trim_ascii().is_empty() {
-            continue;
-        }
-        let Some((addr, ty, name, module)) = parse_line(line) else {
-            return Err(SymMapError::at_line(
-                path,
-                line_no,
-                format!(
-                    "cannot parse {:?}: expected \"<address> <type> <name>[\\t[<module>]]\"",
-                    String::from_utf8_lossy(line)
-                ),
-            ));
+        // The common case in one pass; anything else (blank lines, stray
+        // blanks, errors) through parse_line().
+        let (addr, ty, name, module) = if let Some(l) = fast_line(data, pos) {
+            pos = l.next;
+            (l.addr, l.ty, l.name, l.module)
+        } else {
+            let end = data[pos..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(data.len(), |n| pos + n);
+            let line = &data[pos..end];
+            pos = end + 1;
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let Some((addr, ty, name, module)) = parse_line(line) else {
+                return Err(SymMapError::at_line(
+                    path,
+                    line_no,
+                    format!(
+                        "cannot parse {:?}: expected \"<address> <type> <name>[\\t[<module>]]\"",
+                        String::from_utf8_lossy(line)
+                    ),
+                ));
+            };
+            // name lies inside line, which starts at `start`.
+            let off = start + (name.as_ptr() as usize - line.as_ptr() as usize);
+            (addr, ty, (off, off + name.len()), module)
         };
-        // name lies inside line, which starts at `start`.
-        let name_off = start + (name.as_ptr() as usize - line.as_ptr() as usize);
+        let name_bytes = data.get(name.0..name.1).unwrap_or_default();
         let entry = Entry {
             name: Str {
-                off: name_off as u32,
-                len: name.len() as u32,
+                off: name.0 as u32,
+                len: (name.1 - name.0) as u32,
             },
             file: Str::default(),
             addr,
             ty,
             flags: FLAG_CORE,
         };
+        let name = name_bytes;
         nonzero |= addr != 0;
         if module.is_empty() {
             if name.first() == Some(&b'_') {
@@ -249,6 +340,45 @@ ffffffffc0000020 t c_start\t[ext4]
         assert!(!v.is_exported("c_start"));
         assert_eq!(objs[1].lookup("c_start").candidates.len(), 2);
         assert_eq!(objs[1].lookup("c_start").core_count, 2);
+    }
+
+    #[test]
+    fn fast_and_careful_parsers_agree() {
+        for line in [
+            "ffffffff81000000 T _stext\n",
+            "ffffffff81000000 T _stext\r\n",
+            "ffffffff81000000 T _stext",
+            "ffffffffc0000000 t c_start\t[ext4]\r\n",
+            "0 A x\n",
+        ] {
+            let l = fast_line(line.as_bytes(), 0).unwrap();
+            let (addr, ty, name, module) = parse_line(line.trim_end().as_bytes()).unwrap();
+            assert_eq!((l.addr, l.ty, l.module), (addr, ty, module), "{line:?}");
+            assert_eq!(&line.as_bytes()[l.name.0..l.name.1], name, "{line:?}");
+            assert_eq!(l.next, line.len());
+        }
+        for line in [
+            "ffff T a \n",
+            "ffff T a\t\n",
+            "ffff T a\t[]\n",
+            "\n",
+            "x T a\n",
+        ] {
+            assert!(fast_line(line.as_bytes(), 0).is_none(), "{line:?}");
+        }
+        // Both paths in one file, with line numbers counted across them.
+        let text = b"ffff T a\n\n  \nffff t b \nffff t c\t[m]\nbad\n".to_vec();
+        let e = parse(Path::new("x"), Kind::Kallsyms, text).unwrap_err();
+        assert_eq!(e.line, Some(6));
+        let objs = parse(
+            Path::new("x"),
+            Kind::Kallsyms,
+            b"ffff T a\n\nffff t b \nffff t c\t[m]\n".to_vec(),
+        )
+        .unwrap();
+        assert_eq!(objs[0].entries.len(), 2);
+        assert!(objs[0].contains(b"b"));
+        assert!(objs[1].contains(b"c"));
     }
 
     #[test]
