@@ -755,3 +755,64 @@ fn bad_maps_are_errors_naming_file_and_line() {
     let r = klp_convert(&["-l", "-s", "x", ko.to_str().unwrap()]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// Mutated maps (text and ELF) give errors or answers, never a panic.
+#[test]
+fn mutated_maps_never_panic() {
+    use klp_convert::symmap::SymbolMap;
+    use klp_convert::symmap_check::Resolver;
+
+    let dir = scratch("symmap-mutate");
+    let tgt = fs::read(target_module(&dir)).unwrap();
+    let vml = fs::read(vmlinux(&dir)).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let inputs: [(&str, Vec<u8>); 3] = [
+        ("kallsyms", KALLSYMS.as_bytes().to_vec()),
+        ("tgt.ko", tgt),
+        ("vmlinux", vml),
+    ];
+    let names: &[&[u8]] = &[
+        b".klp.sym.rela.vmlinux.*.c_start,*",
+        b".klp.sym.rela.tgt.*.helper,*,tb.c",
+        b".klp.sym.rela.tgt.tgt.helper,2",
+        b".klp.sym.rela.vmlinux.vmlinux.c_start,99999999999",
+    ];
+    for round in 0..300 {
+        for (name, data) in &inputs {
+            let mut d = data.clone();
+            for _ in 0..1 + next() % 8 {
+                let len = d.len().max(1) as u64;
+                let i = (next() % len) as usize;
+                match next() % 4 {
+                    0 => d.truncate(i),
+                    1 => {
+                        if let Some(b) = d.get_mut(i) {
+                            *b = next() as u8;
+                        }
+                    }
+                    2 => d.insert(i.min(d.len()), next() as u8),
+                    _ => {
+                        if let Some(b) = d.get_mut(i) {
+                            *b ^= 1 << (next() % 8);
+                        }
+                    }
+                }
+            }
+            let path = dir.join(format!("{round}-{name}"));
+            fs::write(&path, &d).unwrap();
+            if let Ok(mut map) = SymbolMap::new(std::slice::from_ref(&path)) {
+                let mut r = Resolver::new(&mut map);
+                for n in names {
+                    let _ = r.resolve(n);
+                }
+            }
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
