@@ -35,16 +35,19 @@ REPO = os.path.normpath(os.path.join(TESTS, '..', '..', '..'))
 PREPARE_KDIR = os.path.join(REPO, 'scripts', 'livepatch', 'prepare-kdir')
 DEFAULT_KERNELS = ['debian-6.1', 'debian-6.12']
 
-# Module directories, each built by its own "make M=": a negative case
-# that fails to build must not stop the others.  'sample' is the project's
-# samples/livepatch.
-MODULE_DIRS = ['sample', 'modules', 'neg_sympos', 'neg_missing',
-               'neg_ambiguous', 'neg_jump_table']
+# Builds, each its own "make M=", in this order: a negative case that
+# fails to build must not stop the others.  'sample' is the project's
+# samples/livepatch; 'infer' and '<neg>.symbols' are built with the target
+# kernel's symbols (make KLP_SYMBOLS=...), the latter from the sources of
+# <neg>; 'infer' needs klpt_target.ko of 'modules'.
+MODULE_DIRS = ['sample', 'modules', 'infer', 'neg_sympos', 'neg_missing',
+               'neg_ambiguous', 'neg_sympos.symbols', 'neg_missing.symbols',
+               'neg_ambiguous.symbols', 'neg_jump_table']
 SAMPLES = os.path.join(REPO, 'samples', 'livepatch')
 # A module of the distribution kernel (from prepare-kdir's MODULES) that
 # klpt_lp_distro patches, and the groups that use modules/.
 DISTRO_MODULE = 'kernel/drivers/net/dummy.ko'
-MODULES_GROUPS = {'vmlinux', 'sympos', 'module', 'late', 'distro'}
+MODULES_GROUPS = {'vmlinux', 'sympos', 'module', 'late', 'distro', 'infer'}
 
 # The number of c_start entries in vmlinux that klpt_sympos references.
 C_START_COUNT = 3
@@ -107,6 +110,15 @@ CASES = [
          'neg_ambiguous'),
     Case('neg_jump_table', 'module-specific relocation in __jump_table: '
          'build fails'),
+    Case('infer_symbols', 'KLP_SYMBOL()/KLP_SYMBOL_FILE(): object and '
+         'position inferred at build time resolve right', 'infer'),
+    Case('unload_infer', 'disable and rmmod klpt_infer', 'infer'),
+    Case('neg_sympos_build', 'with the kernel\'s symbols, '
+         'saved_command_line,2 fails the build'),
+    Case('neg_missing_build', 'with the kernel\'s symbols, a missing '
+         'symbol fails the build'),
+    Case('neg_ambiguous_build', 'with the kernel\'s symbols, c_start,0 '
+         'fails the build'),
 ]
 
 # Negative load cases: the module, and the symbol that klp-convert's
@@ -172,7 +184,8 @@ def sync_tree(src, dst):
     for name in os.listdir(src):
         s = os.path.join(src, name)
         d = os.path.join(dst, name)
-        if not os.path.isfile(s) or not (
+        # *.mod.c is Kbuild's, left by a build in src (for another kernel).
+        if not os.path.isfile(s) or name.endswith('.mod.c') or not (
                 name.endswith(('.c', '.h')) or name in ('Makefile', 'Kbuild')):
             continue
         with open(s, 'rb') as f:
@@ -184,7 +197,7 @@ def sync_tree(src, dst):
         shutil.copy2(s, d)
 
 
-def build_dir_modules(kdir, src, dst, logfile):
+def build_dir_modules(kdir, src, dst, logfile, symbols=()):
     """make M=dst modules after copying src there.  The .ko files of an
     earlier build are removed first: every run links and converts every
     module with the current klp-convert (its messages are checked), and a
@@ -198,8 +211,10 @@ def build_dir_modules(kdir, src, dst, logfile):
     for name in os.listdir(dst):
         if name.endswith('.ko'):
             os.unlink(os.path.join(dst, name))
+    # KLP_SYMBOLS is always set, so that one in the environment does not
+    # turn a load-time case into a build-time one.
     cmd = ['make', '-C', kdir, 'M=' + dst, '-j%d' % (os.cpu_count() or 1),
-           'modules']
+           'KLP_SYMBOLS=' + ' '.join(symbols), 'modules']
     proc = subprocess.run(cmd, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, check=False)
     with open(logfile, 'w') as f:
@@ -490,15 +505,29 @@ class KernelRun:
 
         t = time.monotonic()
         self.builds = {}
+        kallsyms = self.env.get('KALLSYMS', '')
         for d in MODULE_DIRS:
             if not self.dir_needed(d):
                 self.builds[d] = (0, '', [], None)
                 continue
+            symbols = []
+            if d == 'infer' or d.endswith('.symbols'):
+                if not os.path.isfile(kallsyms):
+                    self.skip_symbol_cases(d)
+                    self.builds[d] = (0, '', [], None)
+                    continue
+                symbols = [kallsyms]
+            if d == 'infer':
+                symbols.append(os.path.join(self.out, 'modules',
+                                            'klpt_target.ko'))
+            if d == 'sample':
+                src = SAMPLES
+            else:
+                src = os.path.join(TESTS, d.removesuffix('.symbols'))
             logfile = os.path.join(self.out, d + '.build.log')
             self.builds[d] = build_dir_modules(
-                self.env['KDIR'],
-                SAMPLES if d == 'sample' else os.path.join(TESTS, d),
-                os.path.join(self.out, d), logfile) + (logfile,)
+                self.env['KDIR'], src, os.path.join(self.out, d), logfile,
+                symbols) + (logfile,)
         self.time('build', t)
 
         self.host_build_checks()
@@ -548,6 +577,24 @@ class KernelRun:
             if any(os.path.basename(k) == mod + '.ko' for k in kos):
                 self.results[case] = Result(
                     False, '%s.ko left behind by a failed build' % mod)
+        for case, (mod, sym) in NEG_BUILD.items():
+            name = case + '_build'
+            if not self.selected(name) or name in self.results:
+                continue
+            rc, out, kos, logfile = self.builds[case + '.symbols']
+            errs = []
+            lines = [line.strip() for line in out.splitlines()
+                     if line.startswith('klp-convert') and
+                     'error' in line and sym in line][:2]
+            if rc == 0:
+                errs.append('build succeeded')
+            elif not lines:
+                errs.append('no klp-convert error naming %s' % sym)
+            if kos:
+                errs.append('%s left behind' % os.path.basename(kos[0]))
+            self.results[name] = Result(
+                not errs, '; '.join(errs),
+                ['build log: ' + logfile] + (lines or tail(out)))
         if self.selected('neg_jump_table'):
             rc, out, kos, logfile = self.builds['neg_jump_table']
             errs = []
@@ -565,14 +612,23 @@ class KernelRun:
                 ['build log: ' + logfile] + (lines or tail(out)))
 
     def dir_needed(self, d):
-        """Whether a selected case uses the modules of directory d."""
+        """Whether a selected case uses the modules of build d."""
         for c in self.cases:
             groups = set(c.needs) | {c.group or c.name}
             if d == 'modules' and groups & MODULES_GROUPS:
                 return True
-            if d in groups:
+            if d in groups or d.replace('.symbols', '_build') in groups:
                 return True
         return False
+
+    def skip_symbol_cases(self, d):
+        """No symbol map: prepare-kdir printed no KALLSYMS."""
+        names = ['infer_symbols', 'unload_infer'] if d == 'infer' else \
+            [d.replace('.symbols', '_build')]
+        for name in names:
+            self.results[name] = Result(
+                True, 'prepare-kdir printed no KALLSYMS (a symbol map of '
+                'the kernel)', skip=True)
 
     def distro_module(self):
         """DISTRO_MODULE from MODULES, uncompressed into the build
@@ -600,6 +656,8 @@ class KernelRun:
         # The guest finds the samples in /klpt/sample, the distribution's
         # module in /klpt/distro, the rest in /klpt/mod.
         kos = []
+        if 'infer' in groups and self.results.get('infer_symbols'):
+            groups.discard('infer')
         if 'distro' in groups:
             ko = self.distro_module()
             if ko:
@@ -607,7 +665,8 @@ class KernelRun:
             else:
                 groups.discard('distro')
         for d in MODULE_DIRS:
-            if self.builds[d][0]:
+            # A .symbols build must fail; if not, its module is not loaded.
+            if self.builds[d][0] or d.endswith('.symbols'):
                 continue
             sub = 'sample' if d == 'sample' else 'mod'
             kos += [('klpt/%s/%s' % (sub, os.path.basename(k)), k)
@@ -709,6 +768,38 @@ class KernelRun:
 
     def check_late_patching(self, run):
         return self.check_module_positions(run, 'late_patching')
+
+    def check_infer_symbols(self, run):
+        """klpt_dup of klpt_target_b.c is #2 of klpt_target's klpt_dup,
+        klpt_dup_val of klpt_target_c.c #3 (link order); nr_processes is
+        in vmlinux."""
+        errors, diag = [], []
+        for name, pos in (('klpt_dup', 2), ('klpt_dup_val', 3)):
+            entries = [int(v.split()[0], 16) for v in
+                       run.fact_list('infer_symbols', 'kallsyms:' + name)]
+            got = [v.split() for v in
+                   run.fact_list('infer_symbols', 'resolved:' + name)]
+            want = entries[pos - 1] if len(entries) >= pos else None
+            if len(got) != 1 or int(got[0][1], 16) != want:
+                errors.append('%s,%d: resolved %s, kallsyms #%d %s' %
+                              (name, pos, got, pos, want and hex(want)))
+            else:
+                diag.append('%s,%d resolved %s, kallsyms #%d' %
+                            (name, pos, got[0][1], pos))
+        relocs, err = self.list_module(
+            os.path.join(self.out, 'infer', 'klpt_infer.ko'))
+        if err:
+            return errors + [err], diag
+        have = {(r[0], r[3], r[4], r[5]) for r in relocs}
+        for want in (('klpt_target', 'klpt_target', 'klpt_dup', '2'),
+                     ('klpt_target', 'klpt_target', 'klpt_dup_val', '3'),
+                     ('vmlinux', 'vmlinux', 'nr_processes', '0')):
+            if want not in have:
+                errors.append('klp-convert --list lacks %s in .klp.rela.%s'
+                              % (' '.join(want[1:]), want[0]))
+        diag.append('inferred: ' + ', '.join(sorted(
+            '%s.%s,%s' % h[1:] for h in have)))
+        return errors, diag
 
     def check_distro_module(self, run):
         errors, diag = [], []

@@ -291,6 +291,27 @@ case_unload_lp_distro()
 	rmmod dummy || fail "rmmod dummy failed"
 }
 
+# Annotations completed by klp-convert from the kernel's symbols.
+case_infer_symbols()
+{
+	load klpt_target || { fail "insmod klpt_target failed"; return; }
+	klp_load klpt_infer || return
+	report=$(cat $REPORT)
+	echo "$report"
+	expect_eq "report line 1" "$(echo "$report" | sed -n 1p)" \
+		"klpt_infer dup=b val=1c nr_processes=ok"
+	resolved_facts "$report"
+	kallsyms_fact klpt_dup klpt_target
+	kallsyms_fact klpt_dup_val klpt_target
+}
+
+case_unload_infer()
+{
+	klp_unload klpt_infer
+	expect_eq report "$(cat $REPORT)" "$KLPT_ORIG_REPORT"
+	rmmod klpt_target || fail "rmmod klpt_target failed"
+}
+
 # 7. A wrong position, a missing symbol, an ambiguous position 0: the
 #    module must not load, with the kernel's message.
 neg_load()
