@@ -39,10 +39,12 @@
  *		KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, saved_command_line, 0);
  *
  * The quotes inside the string are needed: the name contains a comma.
+ * __weak follows the assembler name without a space, as one expression:
+ * these macros end a declarator and cannot be parenthesised.
  */
 #define KLP_RELOC_SYMBOL_POS(patched_obj, sym_obj, sym, pos)		\
 	asm("\".klp.sym.rela." #patched_obj "." #sym_obj "." #sym	\
-	    "," #pos "\"") __weak
+	    "," #pos "\"")__weak
 
 /**
  * KLP_RELOC_SYMBOL() - name a symbol that is unique in its object
@@ -67,7 +69,7 @@
  * same as with the explicit KLP_RELOC_SYMBOL_POS() it resolves to.
  */
 #define KLP_SYMBOL(patched_obj, sym)					\
-	asm("\".klp.sym.rela." #patched_obj ".*." #sym ",*\"") __weak
+	asm("\".klp.sym.rela." #patched_obj ".*." #sym ",*\"")__weak
 
 /**
  * KLP_SYMBOL_FILE() - name a symbol by the source file that defines it
@@ -82,6 +84,6 @@
  * among its symbol maps: kallsyms and System.map do not know files.
  */
 #define KLP_SYMBOL_FILE(patched_obj, sym, file)				\
-	asm("\".klp.sym.rela." #patched_obj ".*." #sym ",*," file "\"") __weak
+	asm("\".klp.sym.rela." #patched_obj ".*." #sym ",*," file "\"")__weak
 
 #endif /* _LINUX_LIVEPATCH_RELOC_H */
