@@ -370,7 +370,8 @@ fn check_reloc_section(
     if !uses_symtab && !annotations.is_empty() && section.relocs.iter().any(|r| r.sym != 0) {
         plan.problems.push(
             Problem::error(format!(
-                "relocation section is linked to section {} instead of .symtab; cannot tell                  which symbols it uses",
+                "relocation section is linked to section {} instead of .symtab; cannot tell \
+                 which symbols it uses",
                 section.link
             ))
             .section(sec_name.clone()),
