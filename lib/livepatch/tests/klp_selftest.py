@@ -525,6 +525,9 @@ class KernelRun:
             else:
                 src = os.path.join(TESTS, d.removesuffix('.symbols'))
             logfile = os.path.join(self.out, d + '.build.log')
+            # Sources shared by several directories ("../include/...").
+            sync_tree(os.path.join(TESTS, 'include'),
+                      os.path.join(self.out, 'include'))
             self.builds[d] = build_dir_modules(
                 self.env['KDIR'], src, os.path.join(self.out, d), logfile,
                 symbols) + (logfile,)
