@@ -732,23 +732,31 @@ fn mutated_modules_are_handled() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// The checked-in x86_64 golden module, the index of its .text section and
+/// the file offset of that section's header, for regression tests that
+/// corrupt one field of it.
+fn golden_with_text_header() -> (Vec<u8>, usize, usize) {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/x86_64.ko");
+    let seed = fs::read(golden).expect("read golden module");
+    let text = Module::parse(&seed)
+        .expect("golden module parses")
+        .sections
+        .iter()
+        .position(|s| s.name == b".text")
+        .expect(".text");
+    let header = layout(&seed).headers[text];
+    (seed, text, header)
+}
+
 /// Found by the fuzzer: a 4 GiB sh_addralign made object::build::elf pad
 /// the output to 4 GiB (minutes and gigabytes, then likely an abort).
 #[test]
 fn huge_section_alignment_is_refused() {
     let dir = scratch("fuzz-align");
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/x86_64.ko");
-    let seed = fs::read(golden).expect("read golden module");
-    let m = Module::parse(&seed).expect("golden module parses");
-    let text = m
-        .sections
-        .iter()
-        .position(|s| s.name == b".text")
-        .expect(".text");
-    let lay = layout(&seed);
+    let (seed, _, text_header) = golden_with_text_header();
     for align in [1u64 << 32, 1 << 20] {
         let mut data = seed.clone();
-        put(&mut data, lay.headers[text] + 48, 8, align, false);
+        put(&mut data, text_header + 48, 8, align, false);
         let input = dir.join("input.ko");
         let output = dir.join("output.ko");
         fs::write(&input, &data).unwrap();
@@ -774,7 +782,7 @@ fn huge_section_alignment_is_refused() {
     }
     // A page-sized alignment is fine.
     let mut data = seed.clone();
-    put(&mut data, lay.headers[text] + 48, 8, 4096, false);
+    put(&mut data, text_header + 48, 8, 4096, false);
     let input = dir.join("page.ko");
     fs::write(&input, &data).unwrap();
     let r = run(&Options {
@@ -795,18 +803,10 @@ fn huge_section_alignment_is_refused() {
 #[test]
 fn unnameable_target_section_is_an_input_error() {
     let dir = scratch("fuzz-name");
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/x86_64.ko");
-    let seed = fs::read(golden).expect("read golden module");
-    let m = Module::parse(&seed).expect("golden module parses");
-    let text = m
-        .sections
-        .iter()
-        .position(|s| s.name == b".text")
-        .expect(".text");
-    let lay = layout(&seed);
+    let (seed, text, text_header) = golden_with_text_header();
     let mut data = seed.clone();
     // sh_name 0: the empty string at the start of .shstrtab.
-    put(&mut data, lay.headers[text], 4, 0, false);
+    put(&mut data, text_header, 4, 0, false);
     let input = dir.join("input.ko");
     let output = dir.join("output.ko");
     fs::write(&input, &data).unwrap();
