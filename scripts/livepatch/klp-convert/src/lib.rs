@@ -107,6 +107,17 @@ fn nothing_to_convert(module: &Module<'_>) -> String {
     }
 }
 
+/// Does the file at `path` look like a livepatch module: does it hold the
+/// bytes `livepatch=Y` (its .modinfo entry) or `.klp.sym.rela.` (an
+/// annotated symbol's name)?  A cheap test that reads no ELF structure, so
+/// that Kbuild can hand every module it links to one klp-convert process;
+/// a false positive only costs a conversion that changes nothing.
+pub fn is_livepatch_candidate(path: &std::path::Path) -> Result<bool, Error> {
+    let data = std::fs::read(path).map_err(|e| Error::Io(path.to_path_buf(), e))?;
+    let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
+    Ok(has(b"livepatch=Y") || has(b".klp.sym.rela."))
+}
+
 /// Run klp-convert on one module.
 pub fn run(opts: &Options) -> Result<Report, Error> {
     let data = std::fs::read(&opts.input).map_err(|e| Error::Io(opts.input.clone(), e))?;

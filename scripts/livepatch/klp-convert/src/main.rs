@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use klp_convert::error::Error;
-use klp_convert::{run, Options};
+use klp_convert::{is_livepatch_candidate, run, Options, Outcome};
+use std::io::Write;
 
 const ABOUT: &str = "\
 Convert the annotated references of a linked livepatch module into the
@@ -39,13 +40,30 @@ section is the relocation section holding the entry, offset is r_offset
 in hex, object/symbol/pos come from the livepatch symbol's name ('-' if it
 cannot be parsed).
 
+--modfinal FILE... is Kbuild's last step of a module build (scripts/
+livepatch/Makefile.klp): each FILE is a freshly linked module; those that
+carry livepatch=Y or an annotated symbol are converted in place, the others
+are not read further nor written, and a module whose conversion fails is
+deleted, so that no unconverted livepatch module is left to be loaded.
+Each module converted is named on a line in Kbuild's style, KLP [M].
+
 Exit status: 0 success, 1 conversion error, 2 usage error.";
 
 fn usage(opts: &getopts::Options) -> String {
     opts.usage(&format!("Usage: klp-convert [options] IN [OUT]\n\n{ABOUT}"))
 }
 
-fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
+/// What the command line asks for.
+enum Command {
+    /// Help or version printed.
+    Done,
+    /// One module, in place or to OUT.
+    One(Options, bool),
+    /// --modfinal: the modules of a Kbuild modfinal run.
+    Modfinal(Options, Vec<PathBuf>, bool),
+}
+
+fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut opts = getopts::Options::new();
     opts.optflag(
         "n",
@@ -62,16 +80,40 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
          System.map, vmlinux, .ko[.xz|.zst], module directory); repeatable",
         "FILE",
     );
+    opts.optflag(
+        "",
+        "modfinal",
+        "Kbuild's final step: convert the livepatch modules among FILE...",
+    );
+    opts.optflag("q", "quiet", "print nothing on standard output");
     opts.optflag("h", "help", "print this help");
     opts.optflag("V", "version", "print the version");
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if m.opt_present("h") {
         println!("{}", usage(&opts));
-        return Ok(None);
+        return Ok(Command::Done);
     }
     if m.opt_present("V") {
         println!("klp-convert {}", env!("CARGO_PKG_VERSION"));
-        return Ok(None);
+        return Ok(Command::Done);
+    }
+    let base = Options {
+        dry_run: m.opt_present("n"),
+        verbose: m.opt_present("v"),
+        list: m.opt_present("l"),
+        werror: m.opt_present("W"),
+        symbols: m.opt_strs("s").into_iter().map(PathBuf::from).collect(),
+        ..Options::default()
+    };
+    if m.opt_present("modfinal") {
+        if base.list || base.dry_run {
+            return Err("--modfinal takes no --list or --dry-run".to_string());
+        }
+        if m.free.is_empty() {
+            return Err("missing input file".to_string());
+        }
+        let files = m.free.iter().map(PathBuf::from).collect();
+        return Ok(Command::Modfinal(base, files, m.opt_present("q")));
     }
     let (input, output) = match m.free.as_slice() {
         [input] => (PathBuf::from(input), None),
@@ -85,38 +127,36 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     if m.opt_present("l") && output.is_some() {
         return Err("--list takes no output file".to_string());
     }
-    Ok(Some(Options {
-        input,
-        output,
-        dry_run: m.opt_present("n"),
-        verbose: m.opt_present("v"),
-        list: m.opt_present("l"),
-        werror: m.opt_present("W"),
-        symbols: m.opt_strs("s").into_iter().map(PathBuf::from).collect(),
-    }))
+    Ok(Command::One(
+        Options {
+            input,
+            output,
+            ..base
+        },
+        m.opt_present("q"),
+    ))
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opts = match parse_args(&args) {
-        Ok(Some(opts)) => opts,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("klp-convert: {e}");
-            eprintln!("Usage: klp-convert [options] IN [OUT]; try 'klp-convert --help'");
-            return ExitCode::from(2);
-        }
-    };
+/// Convert one module and report; true on success.
+fn convert_one(opts: &Options, quiet: bool, tag: bool) -> bool {
     let file = opts.input.display().to_string();
-    match run(&opts) {
+    match run(opts) {
         Ok(report) => {
             for w in &report.warnings {
                 eprintln!("klp-convert: {file}: {w}");
             }
-            for line in &report.lines {
-                println!("{line}");
+            let converted = matches!(report.outcome, Outcome::Converted { .. });
+            let mut out = std::io::stdout().lock();
+            // A closed standard output is no reason to fail a conversion.
+            if !quiet && tag && converted {
+                let _ = writeln!(out, "  {:<7} {file}", "KLP [M]");
             }
-            ExitCode::SUCCESS
+            if !quiet && (!tag || opts.verbose) {
+                for line in &report.lines {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            true
         }
         Err(Error::Invalid(problems)) => {
             for p in &problems {
@@ -129,11 +169,59 @@ fn main() -> ExitCode {
             } else {
                 eprintln!("klp-convert: {file}: {n} error(s), nothing written");
             }
-            ExitCode::from(1)
+            false
         }
         Err(e) => {
             eprintln!("klp-convert: {file}: error: {e}");
-            ExitCode::from(1)
+            false
         }
+    }
+}
+
+/// --modfinal: convert the livepatch modules among `files` in place and
+/// delete each one that fails.
+fn modfinal(base: &Options, files: &[PathBuf], quiet: bool) -> bool {
+    let mut ok = true;
+    for file in files {
+        match is_livepatch_candidate(file) {
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(e) => {
+                eprintln!("klp-convert: {}: error: {e}", file.display());
+                ok = false;
+                continue;
+            }
+        }
+        let opts = Options {
+            input: file.clone(),
+            ..base.clone()
+        };
+        if !convert_one(&opts, quiet, true) {
+            ok = false;
+            match std::fs::remove_file(file) {
+                Ok(()) => eprintln!("klp-convert: {}: removed", file.display()),
+                Err(e) => eprintln!("klp-convert: {}: cannot remove: {e}", file.display()),
+            }
+        }
+    }
+    ok
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ok = match parse_args(&args) {
+        Ok(Command::Done) => true,
+        Ok(Command::One(opts, quiet)) => convert_one(&opts, quiet, false),
+        Ok(Command::Modfinal(base, files, quiet)) => modfinal(&base, &files, quiet),
+        Err(e) => {
+            eprintln!("klp-convert: {e}");
+            eprintln!("Usage: klp-convert [options] IN [OUT]; try 'klp-convert --help'");
+            return ExitCode::from(2);
+        }
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
