@@ -9,8 +9,10 @@
 /* Named: GCC would move a static int never written to .rodata. */
 static int klpt_dup_val __section(".data") = 0x1c;
 
-static noinline int klpt_dup(void)
+static noinline __noclone int klpt_dup(void)
 {
+	/* GCC 16 would drop or clone it, and the name with it. */
+	barrier();
 	return 0xc;
 }
 
