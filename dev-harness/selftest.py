@@ -3,16 +3,16 @@
 """Build, boot and check the livepatch selftests.
 
 One command, in the spirit of tools/testing/kunit/kunit.py: for each kernel
-it prepares a build tree with scripts/livepatch/prepare-kdir, builds the
+it prepares a build tree with dev-harness/prepare-kdir, builds the
 test modules with "make -C $KDIR M=..." (so that Kbuild's own klp-convert
 hook converts the livepatch ones), packs them with busybox into an
-initramfs, boots the kernel under qemu-system-x86_64 (TCG), runs the cases
+initramfs, boots the kernel under QEMU (TCG, dev-harness/boot), runs the cases
 in the guest and prints KTAP.
 
-  klp_selftest.py run [--kernel debian-6.1 --kernel debian-6.12]
+  selftest.py run [--kernel debian-6.1 --kernel debian-6.12]
                       [--keep-logs DIR] [--build-dir DIR] [FILTER...]
-  klp_selftest.py list
-  klp_selftest.py kallsyms --kernel debian-6.12 --output FILE [--duplicates]
+  selftest.py list
+  selftest.py kallsyms --kernel debian-6.12 --output FILE [--duplicates]
 
 FILTER is a shell pattern matched against case names ("vmlinux_*").
 Python 3 standard library only.
@@ -30,10 +30,12 @@ import subprocess
 import sys
 import time
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.normpath(os.path.join(TESTS, '..', '..', '..'))
-PREPARE_KDIR = os.path.join(REPO, 'scripts', 'livepatch', 'prepare-kdir')
-DEFAULT_KERNELS = ['debian-6.1', 'debian-6.12']
+HARNESS = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HARNESS)
+TESTS = os.path.join(REPO, 'lib', 'livepatch', 'tests')
+PREPARE_KDIR = os.path.join(HARNESS, 'prepare-kdir')
+DEFAULT_KERNELS = ['debian-6.1', 'debian-6.12', 'debian-7.2', 'debian-7.3']
+BOOT = os.path.join(HARNESS, 'boot')
 
 # Builds, each its own "make M=", in this order: a negative case that
 # fails to build must not stop the others.  'sample' is the project's
@@ -176,6 +178,35 @@ class SetupError(Exception):
     pass
 
 
+def read_conf(path):
+    """A data file of the harness (kernels/, qemu/): KEY=VALUE lines, the
+    value optionally in single quotes, # comments (as lib/conf.sh reads
+    them)."""
+    conf = {}
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.rstrip('\n')
+            if not line or line.startswith('#'):
+                continue
+            key, sep, val = line.partition('=')
+            if not sep or not re.fullmatch(r'[a-z_][a-z0-9_]*', key):
+                raise SetupError('%s: not KEY=VALUE: %s' % (path, line))
+            if len(val) >= 2 and val[0] == val[-1] == "'":
+                val = val[1:-1]
+            conf[key] = val
+    return conf
+
+
+def qemu_of(kernel):
+    """The QEMU configuration name (qemu/NAME.conf) and its console port
+    for a kernel of kernels/, x86_64 for any other tree."""
+    path = os.path.join(HARNESS, 'kernels', kernel + '.conf')
+    name = read_conf(path).get('qemu', 'x86_64') if os.path.isfile(path) \
+        else 'x86_64'
+    qconf = read_conf(os.path.join(HARNESS, 'qemu', name + '.conf'))
+    return name, qconf.get('console', 'ttyS0')
+
+
 def sync_tree(src, dst):
     """Copy the sources of src (C files, headers, Makefile, Kbuild) into
     dst, touching only files whose content changed, so that Kbuild
@@ -197,7 +228,7 @@ def sync_tree(src, dst):
         shutil.copy2(s, d)
 
 
-def build_dir_modules(kdir, src, dst, logfile, symbols=()):
+def build_dir_modules(env, src, dst, logfile, symbols=()):
     """make M=dst modules after copying src there.  The .ko files of an
     earlier build are removed first: every run links and converts every
     module with the current klp-convert (its messages are checked), and a
@@ -213,7 +244,8 @@ def build_dir_modules(kdir, src, dst, logfile, symbols=()):
             os.unlink(os.path.join(dst, name))
     # KLP_SYMBOLS is always set, so that one in the environment does not
     # turn a load-time case into a build-time one.
-    cmd = ['make', '-C', kdir, 'M=' + dst, '-j%d' % (os.cpu_count() or 1),
+    cmd = [env.get('MAKE') or 'make', '-C', env['KDIR'], 'M=' + dst,
+           '-j%d' % (os.cpu_count() or 1),
            'KLP_SYMBOLS=' + ' '.join(symbols), 'modules']
     proc = subprocess.run(cmd, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, check=False)
@@ -316,25 +348,17 @@ def make_initramfs(path, kos, config):
         f.write(gzip.compress(cpio.finish(), compresslevel=1, mtime=0))
 
 
-def boot(vmlinuz, initrd, cmdline, console, ttys1, timeout):
-    """Boot under TCG; the console goes to `console`, /dev/ttyS1 to
-    `ttys1`.  Returns (exit status or None on timeout, seconds)."""
-    cmd = ['qemu-system-x86_64', '-machine', 'accel=tcg', '-m', '1024',
-           '-nographic', '-no-reboot', '-kernel', vmlinuz, '-initrd', initrd,
-           '-append', cmdline, '-serial', 'mon:stdio',
-           '-serial', 'file:' + ttys1]
+def boot(qemu, vmlinuz, initrd, append, console, ttys1, timeout):
+    """Boot with dev-harness/boot (QEMU configuration `qemu`, which adds
+    console= and panic=-1 to `append`); the console goes to `console`,
+    the second serial port to `ttys1`.  Returns (exit status or None on
+    timeout, seconds)."""
+    cmd = [BOOT, '--qemu', qemu, '--kernel', vmlinuz, '--initrd', initrd,
+           '--append', append, '--console', console, '--data', ttys1,
+           '--timeout', str(timeout)]
     start = time.monotonic()
-    with open(console, 'wb') as out:
-        out.write(('$ %s\n' % ' '.join(shlex.quote(c) for c in cmd))
-                  .encode())
-        out.flush()
-        try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out,
-                                  stderr=subprocess.STDOUT, timeout=timeout,
-                                  check=False)
-            rc = proc.returncode
-        except subprocess.TimeoutExpired:
-            rc = None
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, check=False)
+    rc = None if proc.returncode == 124 else proc.returncode
     return rc, time.monotonic() - start
 
 
@@ -529,7 +553,7 @@ class KernelRun:
             sync_tree(os.path.join(TESTS, 'include'),
                       os.path.join(self.out, 'include'))
             self.builds[d] = build_dir_modules(
-                self.env['KDIR'], src, os.path.join(self.out, d), logfile,
+                self.env, src, os.path.join(self.out, d), logfile,
                 symbols) + (logfile,)
         self.time('build', t)
 
@@ -690,11 +714,12 @@ class KernelRun:
         make_initramfs(initrd, kos, config)
         # oops=panic and panic=-1 end the boot at the first oops instead of
         # waiting for the timeout; the rest of the cases report no result.
-        self.cmdline = 'console=ttyS0 panic=-1 oops=panic quiet ' \
-            'klpt_selftest=%s' % self.kernel
+        qemu, port = qemu_of(self.kernel)
+        append = 'oops=panic quiet klpt_selftest=%s' % self.kernel
+        self.cmdline = 'console=%s panic=-1 %s' % (port, append)
         self.console = os.path.join(self.out, 'console.log')
         t = time.monotonic()
-        rc, _ = boot(self.env['VMLINUZ'], initrd, self.cmdline,
+        rc, _ = boot(qemu, self.env['VMLINUZ'], initrd, append,
                      self.console, os.path.join(self.out, 'ttyS1.log'),
                      self.args.timeout)
         self.time('boot', t)
@@ -936,8 +961,8 @@ def check_tools():
         ('make', 'make'), ('qemu-system-x86_64', 'qemu-system-x86'))
         if not shutil.which(prog)]
     if missing:
-        raise SetupError('missing %s: see lib/livepatch/tests/'
-                         'apt-packages.txt' % ', '.join(missing))
+        raise SetupError('missing %s: see dev-harness/apt-packages-selftest.txt'
+                         % ', '.join(missing))
     busybox_path()
 
 
@@ -1002,7 +1027,7 @@ def cmd_kallsyms(args):
     initrd = os.path.join(out, 'kallsyms.cpio.gz')
     make_initramfs(initrd, [], {'KLPT_CASES': '', 'KLPT_DUMP_KALLSYMS': '1'})
     console = os.path.join(out, 'kallsyms-console.log')
-    rc, secs = boot(env['VMLINUZ'], initrd, 'console=ttyS0 panic=-1 quiet',
+    rc, secs = boot(qemu_of(args.kernel)[0], env['VMLINUZ'], initrd, 'quiet',
                     console, args.output, args.timeout)
     log('%s: boot %.1fs, qemu exit %s, console %s' %
         (args.kernel, secs, rc, console))

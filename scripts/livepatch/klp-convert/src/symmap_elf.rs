@@ -273,7 +273,7 @@ fn decompress(path: &Path, c: Compression) -> Result<Vec<u8>, SymMapError> {
                 path,
                 format!(
                     "cannot run {tool} to decompress it ({e}); install {package} \
-                     (scripts/livepatch/install-deps does)"
+                     (dev-harness/install-deps does)"
                 ),
             )
         })?;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Conversion of modules compiled during the test with Debian's cross
-//! compilers (tests/apt-packages.txt). Without a compiler the test is
+//! compilers (dev-harness/apt-packages-crate.txt). Without a compiler the test is
 //! skipped with a notice, or fails when CI is set.
 
 mod common;

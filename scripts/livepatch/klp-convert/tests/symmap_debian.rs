@@ -9,9 +9,9 @@
 //!
 //! made by
 //!
-//!   lib/livepatch/tests/klp_selftest.py kallsyms --kernel debian-6.1 \
+//!   dev-harness/selftest.py kallsyms --kernel debian-6.1 \
 //!       --output .cache/kallsyms/debian-6.1.txt
-//!   scripts/livepatch/prepare-kdir debian-6.1    (prints MODULES=...)
+//!   dev-harness/prepare-kdir debian-6.1    (prints MODULES=...)
 //!
 //! Without them the tests are skipped with a notice, and fail under CI.
 

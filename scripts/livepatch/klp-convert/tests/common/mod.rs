@@ -85,7 +85,7 @@ pub fn require_tool(tool: &str, package: &str) -> bool {
         return true;
     }
     if std::env::var_os("CI").is_some() {
-        panic!("{tool} is missing (apt package {package}); see tests/apt-packages.txt");
+        panic!("{tool} is missing (apt package {package}); see dev-harness/apt-packages-crate.txt");
     }
     eprintln!("SKIP: {tool} not found (install {package}); test skipped");
     false

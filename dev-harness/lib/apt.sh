@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0
+# Debian packages for the harness: the host's apt, or private lists of
+# other suites under $cache/apt (the host's apt configuration and its
+# installed packages stay as they are).  Needs $cache; apt_die and
+# apt_log may be redefined by the including script.
+
+apt_die() { echo "${prog:-apt}: error: $*" >&2; exit 1; }
+apt_log() { echo "${prog:-apt}: $*" >&2; }
+
+# Host apt or the harness's own lists (apt_suites set): apt_opts holds the
+# options that point apt at the latter, under the cache.
+apt_opts=()
+apt_priv=
+
+# host_mirror: the Debian archive the host's apt uses for its own release.
+host_mirror() {
+	local codename
+
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	apt-get indextargets --format '$(RELEASE) $(REPO_URI) $(IDENTIFIER)' 2>/dev/null |
+		awk -v c="$codename" '$1 == c && $3 == "Packages" { print $2; exit }'
+}
+
+# setup_apt SUITES: apt_opts for a private sources list of SUITES (main),
+# from the host's own Debian mirror; lists refreshed once a day.
+setup_apt() {
+	local suites=$1 dir mirror s
+
+	apt_opts=()
+	apt_priv=
+	[ -n "$suites" ] || return 0
+	mirror=$(host_mirror)
+	[ -n "$mirror" ] || apt_die "cannot tell the host's Debian mirror (apt-get indextargets)"
+	dir=$cache/apt/${suites// /+}
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	: >"$dir/sources.list.new"
+	for s in $suites; do
+		printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+			"$mirror" "$s" >>"$dir/sources.list.new"
+	done
+	mv -f -- "$dir/sources.list.new" "$dir/sources.list"
+	apt_opts=(-o "Dir::Etc::sourcelist=$dir/sources.list"
+		  -o "Dir::Etc::sourceparts=-"
+		  -o "Dir::State::Lists=$dir/lists"
+		  -o "Dir::Cache=$dir/cache"
+		  -o "Dir::State::status=/dev/null"
+		  -o "Acquire::Check-Valid-Until=false"
+		  -o "APT::Sandbox::User=root")
+	apt_priv=$dir
+	if [ -z "$(find "$dir/updated" -mmin -1440 2>/dev/null)" ]; then
+		apt_log "apt-get update ($suites, private lists under $dir)"
+		apt-get "${apt_opts[@]}" update -qq >&2 || apt_die "apt-get update of $suites failed"
+		touch "$dir/updated"
+	fi
+}
+
+# apt_names REGEX: package names apt knows, newest last.
+apt_names() {
+	apt-cache "${apt_opts[@]}" search --names-only -- "$1" 2>/dev/null |
+		cut -d' ' -f1 | grep -E -- "$1" | sort -V
+}
+
+# apt_newest PKG: the newest version apt offers.
+apt_newest() {
+	apt-cache "${apt_opts[@]}" madison -- "$1" 2>/dev/null |
+		awk -F'|' 'NR == 1 { gsub(/ /, "", $2); print $2 }'
+}
+
+# apt_depends PKG VERSION REGEX: the first dependency of PKG matching REGEX.
+apt_depends() {
+	apt-cache "${apt_opts[@]}" show -- "$1=$2" 2>/dev/null |
+		sed -n 's/^Depends: //p' | tr ',' '\n' |
+		awk -v re="$3" '{ sub(/^ +/, ""); sub(/ .*/, ""); if ($0 ~ re) { print; exit } }'
+}
+
+apt_updated=
+apt_update() {
+	[ -z "$apt_updated" ] || return 0
+	apt_updated=y
+	if [ -n "$apt_priv" ]; then
+		rm -f -- "$apt_priv/updated"
+		apt_log "apt-get update (private lists)"
+		apt-get "${apt_opts[@]}" update -qq >&2 || log "apt-get update failed"
+		return 0
+	fi
+	apt_log "apt-get update"
+	if [ "$(id -u)" = 0 ]; then
+		apt-get update -qq >&2 || log "apt-get update failed"
+	else
+		sudo -n apt-get update -qq >&2 || log "apt-get update failed (not root)"
+	fi
+}
+
+# apt_fetch PKG VERSION: download the .deb into $cache/debs once; its path
+# goes to $fetched.  Fails when apt cannot download it.
+apt_fetch() {
+	local pkg=$1 ver=$2 f
+
+	fetched=
+	for f in "$cache/debs/${pkg}_${ver//:/%3a}_"*.deb; do
+		[ -e "$f" ] && fetched=$f && return 0
+	done
+	apt_log "downloading $pkg $ver"
+	mkdir -p -- "$cache/debs"
+	(cd "$cache/debs" && apt-get "${apt_opts[@]}" download -q -- "$pkg=$ver" >&2) ||
+		return 1
+	for f in "$cache/debs/${pkg}_${ver//:/%3a}_"*.deb; do
+		[ -e "$f" ] && fetched=$f && return 0
+	done
+	return 1
+}
