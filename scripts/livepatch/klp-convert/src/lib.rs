@@ -29,6 +29,7 @@ pub mod symmap_check;
 pub mod symmap_elf;
 pub mod symmap_text;
 pub mod symmap_tree;
+pub mod sys;
 #[cfg(test)]
 mod testutil;
 

@@ -97,6 +97,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
 }
 
 fn main() -> ExitCode {
+    klp_convert::sys::install_signal_handlers();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = match parse_args(&args) {
         Ok(Some(opts)) => opts,
