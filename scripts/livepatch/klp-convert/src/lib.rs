@@ -110,7 +110,8 @@ fn nothing_to_convert(module: &Module<'_>) -> String {
 
 /// Run klp-convert on one module.
 pub fn run(opts: &Options) -> Result<Report, Error> {
-    let data = std::fs::read(&opts.input).map_err(|e| Error::Io(opts.input.clone(), e))?;
+    let data = sys::read_regular(&opts.input, sys::MAX_FILE)
+        .map_err(|e| Error::Io(opts.input.clone(), e.into()))?;
     let module = Module::parse(&data)?;
 
     if opts.list {

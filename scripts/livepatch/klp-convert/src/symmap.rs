@@ -324,7 +324,10 @@ pub fn detect(path: &Path) -> Result<Kind, SymMapError> {
         return Ok(Kind::Tree);
     }
     let mut head = [0u8; 512];
-    let mut f = std::fs::File::open(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
+    // Refuse a FIFO, a device or a socket before reading a byte (a FIFO
+    // opens without waiting for a writer); the readers check again.
+    let (mut f, _) = crate::sys::open_regular(path, u64::MAX)
+        .map_err(|e| SymMapError::new(path, e.to_string()))?;
     let mut n = 0;
     while n < head.len() {
         match f.read(&mut head[n..]) {

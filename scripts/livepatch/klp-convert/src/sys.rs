@@ -68,6 +68,12 @@ pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
+/// The largest file klp-convert reads whole: the module, a text map
+/// (System.map, kallsyms dump), a module map (compressed or not) and
+/// modules.dep. A vmlinux map is read section by section and has no
+/// limit but its own size.
+pub const MAX_FILE: u64 = 1 << 30;
+
 /// Why [`read_regular`] failed.
 #[derive(Debug)]
 pub enum ReadLimitError {
@@ -96,6 +102,15 @@ impl std::fmt::Display for ReadLimitError {
                 "{size} bytes, more than the {} MiB klp-convert reads",
                 limit >> 20
             ),
+        }
+    }
+}
+
+impl From<ReadLimitError> for io::Error {
+    fn from(e: ReadLimitError) -> Self {
+        match e {
+            ReadLimitError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
         }
     }
 }
