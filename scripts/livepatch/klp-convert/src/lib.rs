@@ -128,7 +128,8 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     } else {
         let mut map = symmap::SymbolMap::new(&opts.symbols)?;
         let mut resolver = symmap_check::Resolver::new(&mut map);
-        let plan = convert::plan_with(&module, &mut |name| resolver.resolve(name));
+        let mut plan = convert::plan_with(&module, &mut |name| resolver.resolve(name));
+        plan.problems.extend(resolver.repeated_map_errors());
         notes = resolver.notes;
         notes.splice(0..0, map.log);
         plan

@@ -36,6 +36,9 @@ pub struct Resolver<'m> {
     map: &'m mut SymbolMap,
     /// One line per resolved annotation, for --verbose.
     pub notes: Vec<String>,
+    /// Symbol map errors reported, and how many more annotations failed
+    /// on each (reported once, not once per annotation).
+    map_errors: Vec<(String, usize)>,
 }
 
 fn which_map(object: &str) -> String {
@@ -126,6 +129,7 @@ impl<'m> Resolver<'m> {
         Resolver {
             map,
             notes: Vec::new(),
+            map_errors: Vec::new(),
         }
     }
 
@@ -201,6 +205,22 @@ impl<'m> Resolver<'m> {
         Problem::error(msg)
     }
 
+    /// One error per symbol map error that more annotations ran into
+    /// after the first, which reported it.
+    pub fn repeated_map_errors(&self) -> Vec<crate::error::Problem> {
+        self.map_errors
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(msg, n)| {
+                let first = msg.lines().next().unwrap_or_default();
+                Problem::error(format!(
+                    "{n} more annotation(s) need the symbol map that failed above ({first}); \
+                     not reported again"
+                ))
+            })
+            .collect()
+    }
+
     /// Resolve one annotated symbol name: the annotation to convert
     /// (None on error) and the problems found.
     pub fn resolve(&mut self, raw: &[u8]) -> (Option<Annotation>, Vec<Problem>) {
@@ -219,7 +239,15 @@ impl<'m> Resolver<'m> {
             match self.find(o, &req.name) {
                 Ok(Some(f)) => found.push(f),
                 Ok(None) => unknown.push(o.clone()),
-                Err(p) => return (None, vec![p]),
+                Err(p) => {
+                    // The map remembers the failure; say it once.
+                    if let Some(seen) = self.map_errors.iter_mut().find(|e| e.0 == p.message) {
+                        seen.1 += 1;
+                        return (None, Vec::new());
+                    }
+                    self.map_errors.push((p.message.clone(), 0));
+                    return (None, vec![p]);
+                }
             }
         }
         let sources = self.map.describe_sources();

@@ -360,3 +360,237 @@ fn item7_special_and_huge_files_are_refused() {
     }
     assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
+
+/// A relocatable module `name`.ko linked from one object per source.
+fn link_module(dir: &Path, name: &str, sources: &[&str]) -> PathBuf {
+    let mut objs = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        objs.push(build_module(dir, &format!("{name}-part{i}"), src));
+    }
+    let ko = dir.join(format!("{name}.ko"));
+    let ok = Command::new("ld")
+        .arg("-r")
+        .arg("-o")
+        .arg(&ko)
+        .args(&objs)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ld -r");
+    ko
+}
+
+/// A livepatch module with one annotation per symbol, of the patched
+/// module, the position left to the map (`.klp.sym.rela.<p>.<p>.<s>,*`).
+fn inferring_patch(dir: &Path, name: &str, patched: &str, syms: &[&str]) -> PathBuf {
+    let mut src = format!(
+        "{MODINFO_LIVEPATCH}#define KLP_SYMBOL(p, s) asm(\"\\\".klp.sym.rela.\" #p \".\" #p \".\" #s \",*\\\"\") \
+         __attribute__((weak))\n"
+    );
+    for s in syms {
+        src.push_str(&format!(
+            "extern int {s}(int) KLP_SYMBOL({patched}, {s});\n"
+        ));
+    }
+    src.push_str("void *table[] = {");
+    for s in syms {
+        src.push_str(&format!(" (void *){s},"));
+    }
+    src.push_str(" 0 };\n");
+    build_module(dir, name, &src)
+}
+
+/// Item 4: a partly stale modules.dep (entries for missing files, a
+/// module moved since, a copy of the target put in updates/ after depmod)
+/// gives the same answer in every run: modprobe's.
+#[test]
+fn item4_module_tree_lookup_is_deterministic() {
+    if !require_tool("gcc", "gcc") {
+        return;
+    }
+    let dir = scratch("hostile-tree");
+    let root = dir.join("lib/modules/6.99");
+    let drivers = root.join("kernel/drivers");
+    let updates = root.join("updates");
+    let moved = root.join("kernel/moved");
+    for d in [&drivers, &updates, &moved] {
+        fs::create_dir_all(d).unwrap();
+    }
+    let name = |n: &str| {
+        format!(
+            "static const char n[] __attribute__((section(\".modinfo\"), used)) = \"name={n}\";\n"
+        )
+    };
+    // The one modules.dep names: helper once.
+    let tgt = link_module(
+        &dir,
+        "tgt",
+        &[&format!(
+            "int helper(int x) {{ return x; }}\n{}",
+            name("tgt")
+        )],
+    );
+    fs::copy(&tgt, drivers.join("tgt.ko")).unwrap();
+    // The copy in updates/, unknown to modules.dep: helper twice.
+    let newer = link_module(
+        &dir,
+        "tgt-newer",
+        &[
+            &format!(
+                "static int helper(int x) {{ return x; }} int (*a)(int) = helper;\n{}",
+                name("tgt")
+            ),
+            "static int helper(int x) { return x + 1; } int (*b)(int) = helper;\n",
+        ],
+    );
+    fs::copy(&newer, updates.join("tgt.ko")).unwrap();
+    // Moved since depmod ran.
+    let gone = link_module(
+        &dir,
+        "gone",
+        &[&format!(
+            "int gone_fn(int x) {{ return x; }}\n{}",
+            name("gone")
+        )],
+    );
+    fs::copy(&gone, moved.join("gone.ko")).unwrap();
+    let mut dep = String::new();
+    for i in 0..30 {
+        // Half of them exist.
+        if i % 2 == 0 {
+            fs::copy(&gone, drivers.join(format!("m{i}.ko"))).unwrap();
+        }
+        dep.push_str(&format!("kernel/drivers/m{i}.ko:\n"));
+    }
+    dep.push_str("kernel/drivers/tgt.ko:\nkernel/drivers/gone.ko:\n");
+    fs::write(root.join("modules.dep"), dep).unwrap();
+
+    let p1 = inferring_patch(&dir, "p1", "tgt", &["helper"]);
+    let p2 = inferring_patch(&dir, "p2", "gone", &["gone_fn"]);
+    for run in 0..12 {
+        for (patch, want) in [
+            (&p1, ".klp.sym.tgt.helper,0"),
+            (&p2, ".klp.sym.gone.gone_fn,0"),
+        ] {
+            let out = dir.join("out.ko");
+            let r = klp_convert(&[
+                "-v".as_ref(),
+                "-s".as_ref(),
+                root.as_os_str(),
+                patch.as_os_str(),
+                out.as_os_str(),
+            ]);
+            assert_eq!(r.code, 0, "run {run}: {}", r.stderr);
+            assert!(r.stdout.contains(want), "run {run}: {}", r.stdout);
+        }
+    }
+}
+
+/// Item 5: a map that fails to load is read once and its error reported
+/// once, not once per annotation.
+#[test]
+fn item5_failed_map_is_reported_once() {
+    if !require_tool("gcc", "gcc") || !require_tool("zstd", "zstd") {
+        return;
+    }
+    let dir = scratch("hostile-once");
+    let syms: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+    let refs: Vec<&str> = syms.iter().map(|s| s.as_str()).collect();
+    let patch = inferring_patch(&dir, "many", "tgt", &refs);
+    // A zstd file whose contents are not a module.
+    let bad = dir.join("tgt.ko.zst");
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg("echo 'not a module' | zstd -q -c > \"$0\"")
+        .arg(&bad)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let out = dir.join("out.ko");
+    let r = klp_convert(&[
+        "-s".as_ref(),
+        bad.as_os_str(),
+        patch.as_os_str(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let mentions = r.stderr.matches("not an ELF file").count();
+    assert_eq!(mentions, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("39 more annotation(s) need the symbol map that failed above"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+}
+
+/// Item 9: one unreadable subdirectory of a module tree does not fail the
+/// annotations of modules found elsewhere; a module not found names it.
+/// Root reads any directory, so as root the run drops to nobody.
+#[test]
+fn item9_unreadable_subdirectory_is_skipped() {
+    if !require_tool("gcc", "gcc") {
+        return;
+    }
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let root_user = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    if root_user && !have_tool("setpriv") {
+        eprintln!("SKIP: needs setpriv to drop root");
+        return;
+    }
+    let dir = scratch("hostile-unreadable");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let tree = dir.join("tree");
+    let kernel = tree.join("kernel");
+    let locked = tree.join("kernel/locked");
+    fs::create_dir_all(&locked).unwrap();
+    let tgt = link_module(
+        &dir,
+        "tgt",
+        &["int helper(int x) { return x; }\n\
+           static const char n[] __attribute__((section(\".modinfo\"), used)) = \"name=tgt\";\n"],
+    );
+    fs::copy(&tgt, kernel.join("tgt.ko")).unwrap();
+    fs::copy(&tgt, locked.join("hidden.ko")).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    let ok_patch = inferring_patch(&dir, "ok", "tgt", &["helper"]);
+    let hidden_patch = inferring_patch(&dir, "hid", "hidden", &["helper"]);
+    let run_as_user = |patch: &Path, out: &Path| -> Run {
+        let mut cmd = if root_user {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_klp-convert"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_klp-convert"))
+        };
+        cmd.arg("-v")
+            .arg("-s")
+            .arg(&tree)
+            .arg(patch)
+            .arg(out)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let r = run_as_user(&ok_patch, &dir.join("ok.out.ko"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(".klp.sym.tgt.helper,0"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("locked: Permission denied"),
+        "{}",
+        r.stdout
+    );
+    let r = run_as_user(&hidden_patch, &dir.join("hid.out.ko"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("module hidden not found")
+            && r.stderr.contains("could not be read")
+            && r.stderr.contains("kernel/locked"),
+        "{}",
+        r.stderr
+    );
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+}
