@@ -594,3 +594,43 @@ fn item9_unreadable_subdirectory_is_skipped() {
     );
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Item 6: alignments valid one by one but large together (every section
+/// aligned to 64 KiB) used to pad the output to megabytes (an 11 MB module
+/// became 2.1 GB); the total is bounded.
+#[test]
+fn item6_total_alignment_padding_is_bounded() {
+    if !require_tool("gcc", "gcc") {
+        return;
+    }
+    let dir = scratch("hostile-align");
+    let mut src = format!(
+        "{MODINFO_LIVEPATCH}extern int target(int) KLP_RELOC_SYMBOL(vmlinux, vmlinux, target);\n"
+    );
+    for i in 0..40 {
+        src.push_str(&format!(
+            "__attribute__((section(\".text.f{i}\"))) int f{i}(int x) {{ return target(x) + {i}; }}\n"
+        ));
+    }
+    let ko = build_module(&dir, "many", &src);
+    let mut data = fs::read(&ko).unwrap();
+    let m = Module::parse(&data).unwrap();
+    let (shoff, entsize, n) = (m.shoff as usize, m.shentsize as usize, m.sections.len());
+    assert!(m.is_64 && !m.big_endian && n > 40);
+    for i in 1..n {
+        let at = shoff + i * entsize + 48;
+        data[at..at + 8].copy_from_slice(&(1u64 << 16).to_le_bytes());
+    }
+    let input = dir.join("aligned.ko");
+    fs::write(&input, &data).unwrap();
+    let out = dir.join("out.ko");
+    let r = klp_convert(&[input.as_os_str(), out.as_os_str()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the section alignments add up to"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+    assert_eq!(fs::read(&input).unwrap(), data);
+}
