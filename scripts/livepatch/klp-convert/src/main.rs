@@ -2,11 +2,15 @@
 //! klp-convert command line: parse options, run, map the result to an
 //! exit code (0 success, 1 conversion error, 2 usage error).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use klp_convert::error::Error;
+use klp_convert::error::{sanitize, Error, Problem};
 use klp_convert::{run, Options};
+
+/// Problems printed at most; the rest are counted.
+const MAX_PROBLEMS: usize = 100;
 
 const ABOUT: &str = "\
 Convert the annotated references of a linked livepatch module into the
@@ -28,9 +32,21 @@ resolve it, and a wrong one fails with the valid choices printed. When
 several files know an object, the last one given wins.
 
 IN is rewritten in place unless OUT is given. The output is written to a
-temporary file and renamed into place; on any error nothing is written.
-A module without annotated symbols (already converted, or made by kpatch
-or objtool) is left unchanged (copied to OUT if given).
+temporary file (mode 0600) and renamed into place; on any error, or on
+SIGINT, SIGTERM or SIGHUP (exit status 128 + the signal), nothing is
+written. Only a regular file is replaced: a device, FIFO, socket or
+directory as OUT is refused. A symbolic link at the output path is
+followed unless it lies in a sticky world-writable directory (/tmp) and
+is owned neither by the effective user nor by the directory's owner, or
+points to a file of another user (the fs.protected_symlinks rule). The
+result keeps the input's permission bits (without set-id bits), not its
+owner, extended attributes or hard links. A module without annotated
+symbols (already converted, or made by kpatch or objtool) is left
+unchanged (copied to OUT if given).
+
+IN and every map must be regular files of at most 1 GiB; compressed maps
+are decompressed by xz, zstd or gzip from /usr/bin or /bin, up to 32 times
+their size (64 MiB to 512 MiB).
 
 --list prints one line per livepatch relocation, tab-separated, after a
 header line starting with '#':
@@ -39,13 +55,79 @@ section is the relocation section holding the entry, offset is r_offset
 in hex, object/symbol/pos come from the livepatch symbol's name ('-' if it
 cannot be parsed).
 
-Exit status: 0 success, 1 conversion error, 2 usage error.";
+At most 100 problems are printed, then their count. A closed standard
+output (klp-convert -l m.ko | head -1) ends the output quietly, with exit
+status 141 (as if killed by SIGPIPE).
+
+Exit status: 0 success, 1 conversion error, 2 usage error, 141 standard
+output closed, 128 + N killed by signal N.";
 
 fn usage(opts: &getopts::Options) -> String {
     opts.usage(&format!("Usage: klp-convert [options] IN [OUT]\n\n{ABOUT}"))
 }
 
-fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
+/// Where printing failed, if it did.
+#[derive(Default)]
+struct Out {
+    /// Standard output was closed by the reader (EPIPE).
+    closed: bool,
+    /// Another error writing standard output.
+    error: Option<std::io::Error>,
+}
+
+impl Out {
+    /// Print a line on standard output; after a failure, nothing.
+    fn line(&mut self, line: &str) {
+        if self.closed || self.error.is_some() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let r = writeln!(out, "{}", sanitize(line)).and_then(|_| out.flush());
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => self.closed = true,
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// The exit status: `code`, unless standard output failed.
+    fn status(self, code: u8) -> ExitCode {
+        if self.closed {
+            return ExitCode::from(141);
+        }
+        if let Some(e) = self.error {
+            err_line(&format!(
+                "klp-convert: cannot write to standard output: {e}"
+            ));
+            return ExitCode::from(1);
+        }
+        ExitCode::from(code)
+    }
+}
+
+/// Print a line on standard error; an error there cannot be reported.
+fn err_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", sanitize(line));
+}
+
+/// Print problems about `file`, at most [`MAX_PROBLEMS`].
+fn problems(file: &str, problems: &[Problem]) {
+    for p in problems.iter().take(MAX_PROBLEMS) {
+        err_line(&format!("klp-convert: {file}: {p}"));
+    }
+    if problems.len() > MAX_PROBLEMS {
+        let more = &problems[MAX_PROBLEMS..];
+        let e = more.iter().filter(|p| p.is_error()).count();
+        err_line(&format!(
+            "klp-convert: {file}: ... and {} more problem(s) not shown ({e} error(s), {} \
+             warning(s))",
+            more.len(),
+            more.len() - e
+        ));
+    }
+}
+
+fn parse_args(args: &[String], out: &mut Out) -> Result<Option<Options>, String> {
     let mut opts = getopts::Options::new();
     opts.optflag(
         "n",
@@ -66,11 +148,11 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     opts.optflag("V", "version", "print the version");
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if m.opt_present("h") {
-        println!("{}", usage(&opts));
+        out.line(&usage(&opts));
         return Ok(None);
     }
     if m.opt_present("V") {
-        println!("klp-convert {}", env!("CARGO_PKG_VERSION"));
+        out.line(&format!("klp-convert {}", env!("CARGO_PKG_VERSION")));
         return Ok(None);
     }
     let (input, output) = match m.free.as_slice() {
@@ -98,42 +180,46 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
 
 fn main() -> ExitCode {
     klp_convert::sys::install_signal_handlers();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opts = match parse_args(&args) {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut out = Out::default();
+    let opts = match parse_args(&args, &mut out) {
         Ok(Some(opts)) => opts,
-        Ok(None) => return ExitCode::SUCCESS,
+        Ok(None) => return out.status(0),
         Err(e) => {
-            eprintln!("klp-convert: {e}");
-            eprintln!("Usage: klp-convert [options] IN [OUT]; try 'klp-convert --help'");
+            err_line(&format!("klp-convert: {e}"));
+            err_line("Usage: klp-convert [options] IN [OUT]; try 'klp-convert --help'");
             return ExitCode::from(2);
         }
     };
     let file = opts.input.display().to_string();
     match run(&opts) {
         Ok(report) => {
-            for w in &report.warnings {
-                eprintln!("klp-convert: {file}: {w}");
-            }
+            problems(&file, &report.warnings);
             for line in &report.lines {
-                println!("{line}");
+                out.line(line);
             }
-            ExitCode::SUCCESS
+            out.status(0)
         }
-        Err(Error::Invalid(problems)) => {
-            for p in &problems {
-                eprintln!("klp-convert: {file}: {p}");
-            }
-            let n = problems.iter().filter(|p| p.is_error()).count();
-            let w = problems.len() - n;
+        Err(Error::Invalid(found)) => {
+            problems(&file, &found);
+            let n = found.iter().filter(|p| p.is_error()).count();
+            let w = found.len() - n;
             if n == 0 {
-                eprintln!("klp-convert: {file}: {w} warning(s) treated as errors, nothing written");
+                err_line(&format!(
+                    "klp-convert: {file}: {w} warning(s) treated as errors, nothing written"
+                ));
             } else {
-                eprintln!("klp-convert: {file}: {n} error(s), nothing written");
+                err_line(&format!(
+                    "klp-convert: {file}: {n} error(s), nothing written"
+                ));
             }
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("klp-convert: {file}: error: {e}");
+            err_line(&format!("klp-convert: {file}: error: {e}"));
             ExitCode::from(1)
         }
     }

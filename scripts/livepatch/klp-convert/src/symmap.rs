@@ -226,8 +226,7 @@ impl ObjectSymbols {
             } else {
                 None
             };
-            let file =
-                (e.file.len > 0).then(|| String::from_utf8_lossy(self.str(e.file)).into_owned());
+            let file = (e.file.len > 0).then(|| crate::error::escape_bytes(self.str(e.file)));
             let init = e.flags & FLAG_INIT != 0
                 || self
                     .init_ranges
@@ -259,7 +258,7 @@ impl ObjectSymbols {
         for e in &self.entries {
             let n = self.name(e);
             if n.len() > prefix.len() && n.starts_with(prefix.as_bytes()) {
-                let s = String::from_utf8_lossy(n).into_owned();
+                let s = crate::error::escape_bytes(n);
                 if !out.contains(&s) {
                     out.push(s);
                     if out.len() >= max {

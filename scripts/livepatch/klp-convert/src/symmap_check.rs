@@ -17,6 +17,12 @@ use crate::error::Problem;
 use crate::names::{self, Annotation, Request, SymbolRef, VMLINUX};
 use crate::symmap::{Candidate, Kind, Lookup, SymbolMap};
 
+/// Candidates listed in one message, at most: a map with two million
+/// symbols of one name printed 230 MB of choices.
+const MAX_CHOICES: usize = 20;
+/// Other objects listed where a name was not found, at most.
+const MAX_ELSEWHERE: usize = 10;
+
 /// Suffixes GCC and LLVM give to clones of a function.
 const CLONE_MARKS: &[&str] = &[".isra.", ".constprop.", ".part.", ".cold", ".llvm."];
 
@@ -97,7 +103,7 @@ fn choices(patched: &str, name: &str, f: &Found) -> String {
             .count()
             == 1
     };
-    for c in &f.lookup.candidates {
+    for c in f.lookup.candidates.iter().take(MAX_CHOICES) {
         let ann = if n == 1 {
             format!("KLP_RELOC_SYMBOL({patched}, {}, {name})", f.object)
         } else {
@@ -119,6 +125,15 @@ fn choices(patched: &str, name: &str, f: &Found) -> String {
                 );
             }
         }
+    }
+    if n > MAX_CHOICES {
+        let _ = write!(
+            out,
+            "\n\t... and {} more symbols named {name} in {} (positions {} to {n})",
+            n - MAX_CHOICES,
+            f.object,
+            MAX_CHOICES + 1
+        );
     }
     out
 }
@@ -160,6 +175,8 @@ impl<'m> Resolver<'m> {
     /// Where else `name` exists: the objects the map has read so far.
     fn elsewhere(&self, patched: &str, name: &str, except: &str) -> String {
         let mut out = String::new();
+        let mut listed = 0;
+        let mut more = 0;
         for o in self.map.loaded_objects() {
             if o.object == except {
                 continue;
@@ -168,6 +185,11 @@ impl<'m> Resolver<'m> {
             if l.candidates.is_empty() {
                 continue;
             }
+            if listed == MAX_ELSEWHERE {
+                more += 1;
+                continue;
+            }
+            listed += 1;
             let f = Found {
                 object: o.object.clone(),
                 describe: o.describe(),
@@ -183,6 +205,9 @@ impl<'m> Resolver<'m> {
                 f.describe,
                 choices(patched, name, &f)
             );
+        }
+        if more > 0 {
+            let _ = write!(out, "\n  ... and in {more} more object(s)");
         }
         out
     }

@@ -634,3 +634,116 @@ fn item6_total_alignment_padding_is_bounded() {
     assert!(!out.exists());
     assert_eq!(fs::read(&input).unwrap(), data);
 }
+
+/// Item 9: floods are capped: a name with thousands of duplicates lists
+/// 20 choices, a module with hundreds of errors prints 100; bytes of a map
+/// such as escape codes are escaped, never sent to the terminal raw.
+#[test]
+fn item9_floods_are_capped_and_control_bytes_escaped() {
+    if !require_tool("gcc", "gcc") {
+        return;
+    }
+    let dir = scratch("hostile-flood");
+    let mut dump = String::from("ffffffff81000000 T _stext\n");
+    for i in 0..5000u64 {
+        dump.push_str(&format!(
+            "{:016x} t c_start\n",
+            0xffff_ffff_8100_1000u64 + i * 16
+        ));
+    }
+    dump.push_str("ffffffff82000000 t lonely.\x1b[2J\x1b]0;pwned\x07\n");
+    let map = dir.join("kallsyms");
+    fs::write(&map, dump).unwrap();
+    let out = dir.join("out.ko");
+
+    let dup = build_module(
+        &dir,
+        "dup",
+        &format!(
+            "{MODINFO_LIVEPATCH}extern int c_start(int) KLP_RELOC_SYMBOL(vmlinux, vmlinux, c_start);\n\
+             extern int lonely(int) KLP_RELOC_SYMBOL(vmlinux, vmlinux, lonely);\n\
+             void *t[] = {{ c_start, lonely }};\n"
+        ),
+    );
+    let r = klp_convert(&[
+        "-s".as_ref(),
+        map.as_os_str(),
+        dup.as_os_str(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("... and 4980 more symbols named c_start in vmlinux (positions 21 to 5000)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.len() < 20_000,
+        "{} bytes of errors",
+        r.stderr.len()
+    );
+    assert!(
+        !r.stderr.contains('\x1b') && !r.stderr.contains('\x07'),
+        "raw control bytes: {:?}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("lonely.\\x1b[2J\\x1b]0;pwned\\x07"),
+        "{}",
+        r.stderr
+    );
+
+    let syms: Vec<String> = (0..300).map(|i| format!("missing{i}")).collect();
+    let refs: Vec<&str> = syms.iter().map(|s| s.as_str()).collect();
+    let many = inferring_patch(&dir, "many", "vmlinux", &refs);
+    let r = klp_convert(&[
+        "-s".as_ref(),
+        map.as_os_str(),
+        many.as_os_str(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let shown = r.stderr.matches(": error: symbol .klp.sym.rela.").count();
+    assert_eq!(shown, 100, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("... and 200 more problem(s) not shown (200 error(s), 0 warning(s))"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("300 error(s), nothing written"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Item 10: a closed standard output (`klp-convert -l m.ko | head -1`)
+/// ends the run quietly, without a panic.
+#[test]
+fn item10_closed_stdout_is_not_a_panic() {
+    for args in [
+        vec!["-l".to_string(), golden("x86_64").display().to_string()],
+        vec!["--help".to_string()],
+        vec!["--version".to_string()],
+    ] {
+        // A socket whose other end is closed before the tool starts:
+        // every write fails with EPIPE, as into a pipe `head` closed.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(ours);
+        let out = Command::new(env!("CARGO_BIN_EXE_klp-convert"))
+            .args(&args)
+            .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+    }
+}
