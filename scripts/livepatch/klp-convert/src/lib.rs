@@ -13,7 +13,10 @@
 //!   [`symmap_tree`] (/lib/modules/<release>); [`symmap_check`] checks
 //!   annotations against them and infers what they leave out;
 //! - [`list`], [`dump`]: text views of a module;
-//! - [`output`]: atomic file replacement;
+//! - [`output`]: atomic file replacement, of regular files only, with
+//!   the fs.protected_symlinks rule for links;
+//! - [`sys`]: the few C library calls std lacks (geteuid, signal), and
+//!   bounded reads of regular files;
 //! - [`error`]: the error types.
 
 pub mod arch;
