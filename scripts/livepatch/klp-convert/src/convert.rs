@@ -563,15 +563,54 @@ pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>,
             )));
         }
     }
+    // Each alignment may be fine and their sum not: the writer pads every
+    // section with file contents to its alignment, so 200 sections aligned
+    // to the size of an 11 MB file made a 2.1 GB output. A linker's output
+    // holds that padding already; allow as much again, plus 1 MiB.
+    let padding: u64 = module
+        .sections
+        .iter()
+        .filter(|s| s.index != 0 && s.sh_type != oelf::SHT_NOBITS.0)
+        .map(|s| s.addralign.saturating_sub(1))
+        .fold(0u64, u64::saturating_add);
+    let budget = (data.len() as u64).saturating_add(PADDING_MARGIN);
+    if padding > budget {
+        return Err(Error::Build(format!(
+            "the section alignments add up to 0x{padding:x} bytes of possible padding, more \
+             than the {budget} bytes (the input's size + 1 MiB) a module can need: corrupt \
+             sh_addralign values"
+        )));
+    }
     // The writer is not expected to panic, but a module must never be
     // lost to a bug in it: turn a panic into an error.
     let result = std::panic::catch_unwind(|| rewrite_with_builder(&copy, module, plan, &realloc));
-    match result {
-        Ok(r) => r,
-        Err(_) => Err(Error::Build(
-            "internal error in the ELF writer (object::build::elf)".to_string(),
-        )),
+    let out = match result {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(Error::Build(
+                "internal error in the ELF writer (object::build::elf)".to_string(),
+            ))
+        }
+    };
+    let max = max_output(data.len() as u64);
+    if out.len() as u64 > max {
+        return Err(Error::Build(format!(
+            "the output would be {} bytes, more than the {max} bytes (twice the input + 4 \
+             MiB) a conversion may produce",
+            out.len()
+        )));
     }
+    Ok(out)
+}
+
+/// Alignment padding allowed beyond the input's size.
+const PADDING_MARGIN: u64 = 1 << 20;
+
+/// The largest output for an input of `input` bytes: twice its size plus
+/// 4 MiB (a conversion moves relocations and renames symbols; the output
+/// is about the input's size).
+pub fn max_output(input: u64) -> u64 {
+    input.saturating_mul(2).saturating_add(4 << 20)
 }
 
 fn rewrite_with_builder(

@@ -74,7 +74,7 @@ impl Section<'_> {
 
     /// The name, lossily decoded for messages.
     pub fn display_name(&self) -> String {
-        String::from_utf8_lossy(self.name).into_owned()
+        crate::error::escape_bytes(self.name)
     }
 }
 
@@ -104,7 +104,7 @@ pub struct Symbol<'data> {
 impl Symbol<'_> {
     /// The name, lossily decoded for messages.
     pub fn display_name(&self) -> String {
-        String::from_utf8_lossy(self.name).into_owned()
+        crate::error::escape_bytes(self.name)
     }
 
     /// True if the symbol is undefined (SHN_UNDEF).

@@ -12,6 +12,46 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+/// Bytes from a file (a symbol or section name, a map line) for a
+/// message: valid UTF-8 is kept, control characters (C0, DEL, C1, tab and
+/// newline included) and invalid bytes become `\xNN` (`\u{NN}` for C1),
+/// so that a name cannot drive the terminal or fake a line.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_char(&mut out, c, false);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+fn push_char(out: &mut String, c: char, keep_layout: bool) {
+    if !c.is_control() || (keep_layout && (c == '\n' || c == '\t')) {
+        out.push(c);
+    } else if (c as u32) < 0x80 {
+        out.push_str(&format!("\\x{:02x}", c as u32));
+    } else {
+        out.push_str(&format!("\\u{{{:x}}}", c as u32));
+    }
+}
+
+/// A message line for the terminal: control characters other than
+/// newline and tab escaped, as [`escape_bytes`] does.
+pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        push_char(&mut out, c, true);
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The input could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadError(pub String);
@@ -211,6 +251,17 @@ impl From<WriteError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_control_bytes() {
+        assert_eq!(escape_bytes(b"plain.name"), "plain.name");
+        assert_eq!(escape_bytes(b"a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(escape_bytes(b"x\ty\nz\x7f"), "x\\x09y\\x0az\\x7f");
+        assert_eq!(escape_bytes(b"\xff\xc2\x9b"), "\\xff\\u{9b}");
+        assert_eq!(escape_bytes("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(sanitize("a\n\tb"), "a\n\tb");
+        assert_eq!(sanitize("a\x1b]0;x\x07"), "a\\x1b]0;x\\x07");
+    }
 
     #[test]
     fn problem_display() {

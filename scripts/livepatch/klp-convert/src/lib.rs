@@ -13,7 +13,10 @@
 //!   [`symmap_tree`] (/lib/modules/<release>); [`symmap_check`] checks
 //!   annotations against them and infers what they leave out;
 //! - [`list`], [`dump`]: text views of a module;
-//! - [`output`]: atomic file replacement;
+//! - [`output`]: atomic file replacement, of regular files only, with
+//!   the fs.protected_symlinks rule for links;
+//! - [`sys`]: the few C library calls std lacks (geteuid, signal), and
+//!   bounded reads of regular files;
 //! - [`error`]: the error types.
 
 pub mod arch;
@@ -29,6 +32,7 @@ pub mod symmap_check;
 pub mod symmap_elf;
 pub mod symmap_text;
 pub mod symmap_tree;
+pub mod sys;
 #[cfg(test)]
 mod testutil;
 
@@ -113,14 +117,16 @@ fn nothing_to_convert(module: &Module<'_>) -> String {
 /// that Kbuild can hand every module it links to one klp-convert process;
 /// a false positive only costs a conversion that changes nothing.
 pub fn is_livepatch_candidate(path: &std::path::Path) -> Result<bool, Error> {
-    let data = std::fs::read(path).map_err(|e| Error::Io(path.to_path_buf(), e))?;
+    let data = sys::read_regular(path, sys::MAX_FILE)
+        .map_err(|e| Error::Io(path.to_path_buf(), e.into()))?;
     let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
     Ok(has(b"livepatch=Y") || has(b".klp.sym.rela."))
 }
 
 /// Run klp-convert on one module.
 pub fn run(opts: &Options) -> Result<Report, Error> {
-    let data = std::fs::read(&opts.input).map_err(|e| Error::Io(opts.input.clone(), e))?;
+    let data = sys::read_regular(&opts.input, sys::MAX_FILE)
+        .map_err(|e| Error::Io(opts.input.clone(), e.into()))?;
     let module = Module::parse(&data)?;
 
     if opts.list {
@@ -137,7 +143,8 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     } else {
         let mut map = symmap::SymbolMap::new(&opts.symbols)?;
         let mut resolver = symmap_check::Resolver::new(&mut map);
-        let plan = convert::plan_with(&module, &mut |name| resolver.resolve(name));
+        let mut plan = convert::plan_with(&module, &mut |name| resolver.resolve(name));
+        plan.problems.extend(resolver.repeated_map_errors());
         notes = resolver.notes;
         notes.splice(0..0, map.log);
         plan

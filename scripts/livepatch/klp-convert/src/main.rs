@@ -2,12 +2,15 @@
 //! klp-convert command line: parse options, run, map the result to an
 //! exit code (0 success, 1 conversion error, 2 usage error).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use klp_convert::error::Error;
+use klp_convert::error::{sanitize, Error, Problem};
 use klp_convert::{is_livepatch_candidate, run, Options, Outcome};
-use std::io::Write;
+
+/// Problems printed at most; the rest are counted.
+const MAX_PROBLEMS: usize = 100;
 
 const ABOUT: &str = "\
 Convert the annotated references of a linked livepatch module into the
@@ -29,9 +32,21 @@ resolve it, and a wrong one fails with the valid choices printed. When
 several files know an object, the last one given wins.
 
 IN is rewritten in place unless OUT is given. The output is written to a
-temporary file and renamed into place; on any error nothing is written.
-A module without annotated symbols (already converted, or made by kpatch
-or objtool) is left unchanged (copied to OUT if given).
+temporary file (mode 0600) and renamed into place; on any error, or on
+SIGINT, SIGTERM or SIGHUP (exit status 128 + the signal), nothing is
+written. Only a regular file is replaced: a device, FIFO, socket or
+directory as OUT is refused. A symbolic link at the output path is
+followed unless it lies in a sticky world-writable directory (/tmp) and
+is owned neither by the effective user nor by the directory's owner, or
+points to a file of another user (the fs.protected_symlinks rule). The
+result keeps the input's permission bits (without set-id bits), not its
+owner, extended attributes or hard links. A module without annotated
+symbols (already converted, or made by kpatch or objtool) is left
+unchanged (copied to OUT if given).
+
+IN and every map must be regular files of at most 1 GiB; compressed maps
+are decompressed by xz, zstd or gzip from /usr/bin or /bin, up to 32 times
+their size (64 MiB to 512 MiB).
 
 --list prints one line per livepatch relocation, tab-separated, after a
 header line starting with '#':
@@ -40,6 +55,10 @@ section is the relocation section holding the entry, offset is r_offset
 in hex, object/symbol/pos come from the livepatch symbol's name ('-' if it
 cannot be parsed).
 
+At most 100 problems are printed, then their count. A closed standard
+output (klp-convert -l m.ko | head -1) ends the output quietly, with exit
+status 141 (as if killed by SIGPIPE).
+
 --modfinal FILE... is Kbuild's last step of a module build (scripts/
 livepatch/Makefile.klp): each FILE is a freshly linked module; those that
 carry livepatch=Y or an annotated symbol are converted in place, the others
@@ -47,10 +66,74 @@ are not read further nor written, and a module whose conversion fails is
 deleted, so that no unconverted livepatch module is left to be loaded.
 Each module converted is named on a line in Kbuild's style, KLP [M].
 
-Exit status: 0 success, 1 conversion error, 2 usage error.";
+Exit status: 0 success, 1 conversion error, 2 usage error, 141 standard
+output closed, 128 + N killed by signal N.";
 
 fn usage(opts: &getopts::Options) -> String {
     opts.usage(&format!("Usage: klp-convert [options] IN [OUT]\n\n{ABOUT}"))
+}
+
+/// Where printing failed, if it did.
+#[derive(Default)]
+struct Out {
+    /// Standard output was closed by the reader (EPIPE).
+    closed: bool,
+    /// Another error writing standard output.
+    error: Option<std::io::Error>,
+    /// --quiet: print nothing.
+    quiet: bool,
+}
+
+impl Out {
+    /// Print a line on standard output; after a failure, nothing.
+    fn line(&mut self, line: &str) {
+        if self.quiet || self.closed || self.error.is_some() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let r = writeln!(out, "{}", sanitize(line)).and_then(|_| out.flush());
+        match r {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => self.closed = true,
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// The exit status: `code`, unless standard output failed.
+    fn status(self, code: u8) -> ExitCode {
+        if self.closed {
+            return ExitCode::from(141);
+        }
+        if let Some(e) = self.error {
+            err_line(&format!(
+                "klp-convert: cannot write to standard output: {e}"
+            ));
+            return ExitCode::from(1);
+        }
+        ExitCode::from(code)
+    }
+}
+
+/// Print a line on standard error; an error there cannot be reported.
+fn err_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", sanitize(line));
+}
+
+/// Print problems about `file`, at most [`MAX_PROBLEMS`].
+fn problems(file: &str, problems: &[Problem]) {
+    for p in problems.iter().take(MAX_PROBLEMS) {
+        err_line(&format!("klp-convert: {file}: {p}"));
+    }
+    if problems.len() > MAX_PROBLEMS {
+        let more = &problems[MAX_PROBLEMS..];
+        let e = more.iter().filter(|p| p.is_error()).count();
+        err_line(&format!(
+            "klp-convert: {file}: ... and {} more problem(s) not shown ({e} error(s), {} \
+             warning(s))",
+            more.len(),
+            more.len() - e
+        ));
+    }
 }
 
 /// What the command line asks for.
@@ -58,12 +141,12 @@ enum Command {
     /// Help or version printed.
     Done,
     /// One module, in place or to OUT.
-    One(Options, bool),
+    One(Options),
     /// --modfinal: the modules of a Kbuild modfinal run.
-    Modfinal(Options, Vec<PathBuf>, bool),
+    Modfinal(Options, Vec<PathBuf>),
 }
 
-fn parse_args(args: &[String]) -> Result<Command, String> {
+fn parse_args(args: &[String], out: &mut Out) -> Result<Command, String> {
     let mut opts = getopts::Options::new();
     opts.optflag(
         "n",
@@ -90,13 +173,14 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     opts.optflag("V", "version", "print the version");
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if m.opt_present("h") {
-        println!("{}", usage(&opts));
+        out.line(&usage(&opts));
         return Ok(Command::Done);
     }
     if m.opt_present("V") {
-        println!("klp-convert {}", env!("CARGO_PKG_VERSION"));
+        out.line(&format!("klp-convert {}", env!("CARGO_PKG_VERSION")));
         return Ok(Command::Done);
     }
+    out.quiet = m.opt_present("q");
     let base = Options {
         dry_run: m.opt_present("n"),
         verbose: m.opt_present("v"),
@@ -113,7 +197,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             return Err("missing input file".to_string());
         }
         let files = m.free.iter().map(PathBuf::from).collect();
-        return Ok(Command::Modfinal(base, files, m.opt_present("q")));
+        return Ok(Command::Modfinal(base, files));
     }
     let (input, output) = match m.free.as_slice() {
         [input] => (PathBuf::from(input), None),
@@ -127,52 +211,48 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     if m.opt_present("l") && output.is_some() {
         return Err("--list takes no output file".to_string());
     }
-    Ok(Command::One(
-        Options {
-            input,
-            output,
-            ..base
-        },
-        m.opt_present("q"),
-    ))
+    Ok(Command::One(Options {
+        input,
+        output,
+        ..base
+    }))
 }
 
-/// Convert one module and report; true on success.
-fn convert_one(opts: &Options, quiet: bool, tag: bool) -> bool {
+/// Convert one module and report; true on success.  `tag`: the Kbuild
+/// style of --modfinal (a "KLP [M]" line for a converted module, notes
+/// only with --verbose).
+fn convert_one(opts: &Options, out: &mut Out, tag: bool) -> bool {
     let file = opts.input.display().to_string();
     match run(opts) {
         Ok(report) => {
-            for w in &report.warnings {
-                eprintln!("klp-convert: {file}: {w}");
+            problems(&file, &report.warnings);
+            if tag && matches!(report.outcome, Outcome::Converted { .. }) {
+                out.line(&format!("  {:<7} {file}", "KLP [M]"));
             }
-            let converted = matches!(report.outcome, Outcome::Converted { .. });
-            let mut out = std::io::stdout().lock();
-            // A closed standard output is no reason to fail a conversion.
-            if !quiet && tag && converted {
-                let _ = writeln!(out, "  {:<7} {file}", "KLP [M]");
-            }
-            if !quiet && (!tag || opts.verbose) {
+            if !tag || opts.verbose {
                 for line in &report.lines {
-                    let _ = writeln!(out, "{line}");
+                    out.line(line);
                 }
             }
             true
         }
-        Err(Error::Invalid(problems)) => {
-            for p in &problems {
-                eprintln!("klp-convert: {file}: {p}");
-            }
-            let n = problems.iter().filter(|p| p.is_error()).count();
-            let w = problems.len() - n;
+        Err(Error::Invalid(found)) => {
+            problems(&file, &found);
+            let n = found.iter().filter(|p| p.is_error()).count();
+            let w = found.len() - n;
             if n == 0 {
-                eprintln!("klp-convert: {file}: {w} warning(s) treated as errors, nothing written");
+                err_line(&format!(
+                    "klp-convert: {file}: {w} warning(s) treated as errors, nothing written"
+                ));
             } else {
-                eprintln!("klp-convert: {file}: {n} error(s), nothing written");
+                err_line(&format!(
+                    "klp-convert: {file}: {n} error(s), nothing written"
+                ));
             }
             false
         }
         Err(e) => {
-            eprintln!("klp-convert: {file}: error: {e}");
+            err_line(&format!("klp-convert: {file}: error: {e}"));
             false
         }
     }
@@ -180,14 +260,14 @@ fn convert_one(opts: &Options, quiet: bool, tag: bool) -> bool {
 
 /// --modfinal: convert the livepatch modules among `files` in place and
 /// delete each one that fails.
-fn modfinal(base: &Options, files: &[PathBuf], quiet: bool) -> bool {
+fn modfinal(base: &Options, files: &[PathBuf], out: &mut Out) -> bool {
     let mut ok = true;
     for file in files {
         match is_livepatch_candidate(file) {
             Ok(false) => continue,
             Ok(true) => {}
             Err(e) => {
-                eprintln!("klp-convert: {}: error: {e}", file.display());
+                err_line(&format!("klp-convert: {}: error: {e}", file.display()));
                 ok = false;
                 continue;
             }
@@ -196,11 +276,14 @@ fn modfinal(base: &Options, files: &[PathBuf], quiet: bool) -> bool {
             input: file.clone(),
             ..base.clone()
         };
-        if !convert_one(&opts, quiet, true) {
+        if !convert_one(&opts, out, true) {
             ok = false;
             match std::fs::remove_file(file) {
-                Ok(()) => eprintln!("klp-convert: {}: removed", file.display()),
-                Err(e) => eprintln!("klp-convert: {}: cannot remove: {e}", file.display()),
+                Ok(()) => err_line(&format!("klp-convert: {}: removed", file.display())),
+                Err(e) => err_line(&format!(
+                    "klp-convert: {}: cannot remove: {e}",
+                    file.display()
+                )),
             }
         }
     }
@@ -208,20 +291,21 @@ fn modfinal(base: &Options, files: &[PathBuf], quiet: bool) -> bool {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let ok = match parse_args(&args) {
+    klp_convert::sys::install_signal_handlers();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut out = Out::default();
+    let ok = match parse_args(&args, &mut out) {
         Ok(Command::Done) => true,
-        Ok(Command::One(opts, quiet)) => convert_one(&opts, quiet, false),
-        Ok(Command::Modfinal(base, files, quiet)) => modfinal(&base, &files, quiet),
+        Ok(Command::One(opts)) => convert_one(&opts, &mut out, false),
+        Ok(Command::Modfinal(base, files)) => modfinal(&base, &files, &mut out),
         Err(e) => {
-            eprintln!("klp-convert: {e}");
-            eprintln!("Usage: klp-convert [options] IN [OUT]; try 'klp-convert --help'");
+            err_line(&format!("klp-convert: {e}"));
+            err_line("Usage: klp-convert [options] IN [OUT]; try 'klp-convert --help'");
             return ExitCode::from(2);
         }
     };
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    out.status(if ok { 0 } else { 1 })
 }

@@ -226,8 +226,7 @@ impl ObjectSymbols {
             } else {
                 None
             };
-            let file =
-                (e.file.len > 0).then(|| String::from_utf8_lossy(self.str(e.file)).into_owned());
+            let file = (e.file.len > 0).then(|| crate::error::escape_bytes(self.str(e.file)));
             let init = e.flags & FLAG_INIT != 0
                 || self
                     .init_ranges
@@ -259,7 +258,7 @@ impl ObjectSymbols {
         for e in &self.entries {
             let n = self.name(e);
             if n.len() > prefix.len() && n.starts_with(prefix.as_bytes()) {
-                let s = String::from_utf8_lossy(n).into_owned();
+                let s = crate::error::escape_bytes(n);
                 if !out.contains(&s) {
                     out.push(s);
                     if out.len() >= max {
@@ -298,7 +297,10 @@ pub fn module_name_of(path: &Path) -> Option<String> {
 enum State {
     Pending,
     Loaded(Vec<usize>),
-    Tree(Option<HashMap<String, PathBuf>>),
+    /// Read once and failed: the error is given again, the file is not
+    /// read again.
+    Failed(SymMapError),
+    Tree(Box<symmap_tree::Tree>),
 }
 
 struct Source {
@@ -311,8 +313,8 @@ struct Source {
 pub struct SymbolMap {
     sources: Vec<Source>,
     objects: Vec<ObjectSymbols>,
-    /// Modules read from trees, by path.
-    tree_modules: HashMap<PathBuf, usize>,
+    /// Modules read from trees, by path, or why they could not be.
+    tree_modules: HashMap<PathBuf, Result<usize, SymMapError>>,
     /// What was read and how long it took, for --verbose.
     pub log: Vec<String>,
 }
@@ -324,7 +326,10 @@ pub fn detect(path: &Path) -> Result<Kind, SymMapError> {
         return Ok(Kind::Tree);
     }
     let mut head = [0u8; 512];
-    let mut f = std::fs::File::open(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
+    // Refuse a FIFO, a device or a socket before reading a byte (a FIFO
+    // opens without waiting for a writer); the readers check again.
+    let (mut f, _) = crate::sys::open_regular(path, u64::MAX)
+        .map_err(|e| SymMapError::new(path, e.to_string()))?;
     let mut n = 0;
     while n < head.len() {
         match f.read(&mut head[n..]) {
@@ -366,7 +371,7 @@ impl SymbolMap {
         for path in paths {
             let kind = detect(path)?;
             let state = if kind == Kind::Tree {
-                State::Tree(None)
+                State::Tree(Box::new(symmap_tree::Tree::new(path)))
             } else {
                 State::Pending
             };
@@ -415,17 +420,28 @@ impl SymbolMap {
         let Some(src) = self.sources.get(i) else {
             return Ok(());
         };
-        if !matches!(src.state, State::Pending) {
-            return Ok(());
+        match &src.state {
+            State::Pending => {}
+            State::Failed(e) => return Err(e.clone()),
+            _ => return Ok(()),
         }
         let start = Instant::now();
         let path = src.path.clone();
         let kind = src.kind;
-        let objs = match kind {
-            Kind::Kallsyms | Kind::SystemMap => symmap_text::read(&path, kind)?,
-            Kind::Vmlinux => vec![symmap_elf::read_vmlinux(&path)?],
-            Kind::Module(c) => vec![symmap_elf::read_module(&path, c)?],
-            Kind::Tree => Vec::new(),
+        let read = match kind {
+            Kind::Kallsyms | Kind::SystemMap => symmap_text::read(&path, kind),
+            Kind::Vmlinux => symmap_elf::read_vmlinux(&path).map(|o| vec![o]),
+            Kind::Module(c) => symmap_elf::read_module(&path, c).map(|o| vec![o]),
+            Kind::Tree => Ok(Vec::new()),
+        };
+        let objs = match read {
+            Ok(objs) => objs,
+            Err(e) => {
+                if let Some(src) = self.sources.get_mut(i) {
+                    src.state = State::Failed(e.clone());
+                }
+                return Err(e);
+            }
         };
         let syms: usize = objs.iter().map(|o| o.entries.len()).sum();
         self.log.push(format!(
@@ -449,32 +465,29 @@ impl SymbolMap {
         let Some(src) = self.sources.get_mut(i) else {
             return Ok(None);
         };
-        let State::Tree(index) = &mut src.state else {
+        let State::Tree(tree) = &mut src.state else {
             return Ok(None);
         };
-        if index.is_none() {
-            let start = Instant::now();
-            let found = symmap_tree::index(&src.path)?;
-            self.log.push(format!(
-                "module tree {}: {} modules indexed in {:.1} ms",
-                src.path.display(),
-                found.len(),
-                start.elapsed().as_secs_f64() * 1e3
-            ));
-            *index = Some(found);
-        }
-        let Some(path) = index.as_ref().and_then(|m| m.get(object)).cloned() else {
+        let found = tree.find(object);
+        self.log.append(&mut tree.notes);
+        let Some(path) = found? else {
             return Ok(None);
         };
-        if let Some(id) = self.tree_modules.get(&path) {
-            return Ok(Some(*id));
+        if let Some(known) = self.tree_modules.get(&path) {
+            return known.clone().map(Some);
         }
+        let read = self.read_tree_module(&path, object);
+        self.tree_modules.insert(path, read.clone());
+        read.map(Some)
+    }
+
+    fn read_tree_module(&mut self, path: &Path, object: &str) -> Result<usize, SymMapError> {
         let start = Instant::now();
-        let kind = detect(&path)?;
+        let kind = detect(path)?;
         let Kind::Module(c) = kind else {
-            return Err(SymMapError::new(&path, format!("not a module ({kind})")));
+            return Err(SymMapError::new(path, format!("not a module ({kind})")));
         };
-        let mut o = symmap_elf::read_module(&path, c)?;
+        let mut o = symmap_elf::read_module(path, c)?;
         o.object = object.to_string();
         self.log.push(format!(
             "module {object}: {} ({kind}), {} symbols, read in {:.1} ms",
@@ -484,8 +497,7 @@ impl SymbolMap {
         ));
         let id = self.objects.len();
         self.objects.push(o);
-        self.tree_modules.insert(path, id);
-        Ok(Some(id))
+        Ok(id)
     }
 
     /// The symbols of `object` from the last source that knows it.
@@ -589,6 +601,28 @@ mod tests {
         assert_eq!(l.candidates[1].file.as_deref(), Some("x.c"));
         assert!(o.lookup("fo").candidates.is_empty());
         assert!(o.contains(b"bar"));
+    }
+
+    /// Item 5 of issue 12: a map that failed to load is not read again
+    /// (the old code read, and decompressed, it once per annotation).
+    #[test]
+    fn failed_map_is_not_read_again() {
+        let dir = std::env::temp_dir().join(format!("klp-symmap-once-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("tree")).unwrap();
+        let map = dir.join("System.map");
+        std::fs::write(&map, "ffffffff81000000 T _stext\nffffffff81000001 T\n").unwrap();
+        let module = dir.join("tree/tgt.ko");
+        std::fs::write(&module, b"\x7fELF junk").unwrap();
+        let mut m = SymbolMap::new(&[map.clone(), dir.join("tree")]).unwrap();
+        let e1 = m.object(VMLINUX).err().unwrap();
+        let t1 = m.object("tgt").err().unwrap();
+        // Fixed on disk: the failure stands, nothing is read again.
+        std::fs::write(&map, "ffffffff81000000 T _stext\n").unwrap();
+        std::fs::remove_file(&module).unwrap();
+        assert_eq!(m.object(VMLINUX).err(), Some(e1));
+        assert_eq!(m.object("tgt").err(), Some(t1));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -17,6 +17,12 @@ use crate::error::Problem;
 use crate::names::{self, Annotation, Request, SymbolRef, VMLINUX};
 use crate::symmap::{Candidate, Kind, Lookup, SymbolMap};
 
+/// Candidates listed in one message, at most: a map with two million
+/// symbols of one name printed 230 MB of choices.
+const MAX_CHOICES: usize = 20;
+/// Other objects listed where a name was not found, at most.
+const MAX_ELSEWHERE: usize = 10;
+
 /// Suffixes GCC and LLVM give to clones of a function.
 const CLONE_MARKS: &[&str] = &[".isra.", ".constprop.", ".part.", ".cold", ".llvm."];
 
@@ -36,6 +42,9 @@ pub struct Resolver<'m> {
     map: &'m mut SymbolMap,
     /// One line per resolved annotation, for --verbose.
     pub notes: Vec<String>,
+    /// Symbol map errors reported, and how many more annotations failed
+    /// on each (reported once, not once per annotation).
+    map_errors: Vec<(String, usize)>,
 }
 
 fn which_map(object: &str) -> String {
@@ -94,7 +103,7 @@ fn choices(patched: &str, name: &str, f: &Found) -> String {
             .count()
             == 1
     };
-    for c in &f.lookup.candidates {
+    for c in f.lookup.candidates.iter().take(MAX_CHOICES) {
         let ann = if n == 1 {
             format!("KLP_RELOC_SYMBOL({patched}, {}, {name})", f.object)
         } else {
@@ -117,6 +126,15 @@ fn choices(patched: &str, name: &str, f: &Found) -> String {
             }
         }
     }
+    if n > MAX_CHOICES {
+        let _ = write!(
+            out,
+            "\n\t... and {} more symbols named {name} in {} (positions {} to {n})",
+            n - MAX_CHOICES,
+            f.object,
+            MAX_CHOICES + 1
+        );
+    }
     out
 }
 
@@ -126,6 +144,7 @@ impl<'m> Resolver<'m> {
         Resolver {
             map,
             notes: Vec::new(),
+            map_errors: Vec::new(),
         }
     }
 
@@ -156,6 +175,8 @@ impl<'m> Resolver<'m> {
     /// Where else `name` exists: the objects the map has read so far.
     fn elsewhere(&self, patched: &str, name: &str, except: &str) -> String {
         let mut out = String::new();
+        let mut listed = 0;
+        let mut more = 0;
         for o in self.map.loaded_objects() {
             if o.object == except {
                 continue;
@@ -164,6 +185,11 @@ impl<'m> Resolver<'m> {
             if l.candidates.is_empty() {
                 continue;
             }
+            if listed == MAX_ELSEWHERE {
+                more += 1;
+                continue;
+            }
+            listed += 1;
             let f = Found {
                 object: o.object.clone(),
                 describe: o.describe(),
@@ -179,6 +205,9 @@ impl<'m> Resolver<'m> {
                 f.describe,
                 choices(patched, name, &f)
             );
+        }
+        if more > 0 {
+            let _ = write!(out, "\n  ... and in {more} more object(s)");
         }
         out
     }
@@ -201,6 +230,22 @@ impl<'m> Resolver<'m> {
         Problem::error(msg)
     }
 
+    /// One error per symbol map error that more annotations ran into
+    /// after the first, which reported it.
+    pub fn repeated_map_errors(&self) -> Vec<crate::error::Problem> {
+        self.map_errors
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(msg, n)| {
+                let first = msg.lines().next().unwrap_or_default();
+                Problem::error(format!(
+                    "{n} more annotation(s) need the symbol map that failed above ({first}); \
+                     not reported again"
+                ))
+            })
+            .collect()
+    }
+
     /// Resolve one annotated symbol name: the annotation to convert
     /// (None on error) and the problems found.
     pub fn resolve(&mut self, raw: &[u8]) -> (Option<Annotation>, Vec<Problem>) {
@@ -219,7 +264,15 @@ impl<'m> Resolver<'m> {
             match self.find(o, &req.name) {
                 Ok(Some(f)) => found.push(f),
                 Ok(None) => unknown.push(o.clone()),
-                Err(p) => return (None, vec![p]),
+                Err(p) => {
+                    // The map remembers the failure; say it once.
+                    if let Some(seen) = self.map_errors.iter_mut().find(|e| e.0 == p.message) {
+                        seen.1 += 1;
+                        return (None, Vec::new());
+                    }
+                    self.map_errors.push((p.message.clone(), 0));
+                    return (None, vec![p]);
+                }
             }
         }
         let sources = self.map.describe_sources();

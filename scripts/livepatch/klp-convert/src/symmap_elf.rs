@@ -10,8 +10,9 @@
 //! after the module's init (kernel/module/kallsyms.c, is_core_symbol()).
 //! Compressed modules are decompressed by running xz, zstd or gzip.
 
+use std::io::Read;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use object::elf;
@@ -201,7 +202,8 @@ fn read_any<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
 
 /// Read a vmlinux ELF file (only its section headers and symbol table).
 pub fn read_vmlinux(path: &Path) -> Result<ObjectSymbols, SymMapError> {
-    let file = std::fs::File::open(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
+    let (file, _) = crate::sys::open_regular(path, u64::MAX)
+        .map_err(|e| SymMapError::new(path, e.to_string()))?;
     let cache = object::ReadCache::new(file);
     let mut raw = read_any(path, &cache, false)?;
     if !raw
@@ -254,39 +256,115 @@ pub fn read_vmlinux(path: &Path) -> Result<ObjectSymbols, SymMapError> {
     })
 }
 
-/// Decompress a module with the tool for `c`.
+/// The directories the decompressors are taken from, never PATH.
+const TOOL_DIRS: &[&str] = &["/usr/bin", "/bin"];
+/// A module decompresses to at most 32 times its compressed size (a .ko
+/// compresses 3-6 times), with a floor of 64 MiB for small files and a
+/// ceiling of 512 MiB, far above the largest module's symbol table.
+const RATIO: u64 = 32;
+const FLOOR: u64 = 64 << 20;
+/// The ceiling of [`decompressed_limit`].
+pub const MAX_DECOMPRESSED: u64 = 512 << 20;
+/// What is kept of a decompressor's error output.
+const STDERR_KEPT: u64 = 4096;
+
+/// How many bytes a module of `compressed` bytes may decompress to.
+pub fn decompressed_limit(compressed: u64) -> u64 {
+    compressed
+        .saturating_mul(RATIO)
+        .clamp(FLOOR, MAX_DECOMPRESSED)
+}
+
+fn find_tool(name: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    TOOL_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// Decompress a module with the tool for `c`: the file is opened here
+/// (a regular file, at most [`crate::sys::MAX_FILE`]) and given to the
+/// tool as its standard input, so that no path reaches its command line;
+/// the output is read up to [`decompressed_limit`], and the tool is killed
+/// past it.
 fn decompress(path: &Path, c: Compression) -> Result<Vec<u8>, SymMapError> {
+    let fail = |m: String| SymMapError::new(path, m);
     let (tool, package) = match c {
         Compression::None => {
-            return std::fs::read(path).map_err(|e| SymMapError::new(path, e.to_string()))
+            return crate::sys::read_regular(path, crate::sys::MAX_FILE)
+                .map_err(|e| fail(e.to_string()))
         }
         Compression::Xz => ("xz", "xz-utils"),
         Compression::Zstd => ("zstd", "zstd"),
         Compression::Gzip => ("gzip", "gzip"),
     };
-    let out = Command::new(tool)
+    let (file, len) =
+        crate::sys::open_regular(path, crate::sys::MAX_FILE).map_err(|e| fail(e.to_string()))?;
+    let Some(exe) = find_tool(tool) else {
+        return Err(fail(format!(
+            "cannot decompress it: no {tool} in {}; install {package} \
+             (dev-harness/install-deps does)",
+            TOOL_DIRS.join(" or ")
+        )));
+    };
+    let mut child = Command::new(&exe)
         .arg("-dc")
-        .arg(path)
-        .output()
+        .env_clear()
+        .env("LC_ALL", "C")
+        .stdin(Stdio::from(file))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| {
-            SymMapError::new(
-                path,
-                format!(
-                    "cannot run {tool} to decompress it ({e}); install {package} \
-                     (dev-harness/install-deps does)"
-                ),
-            )
+            fail(format!(
+                "cannot run {} to decompress it ({e})",
+                exe.display()
+            ))
         })?;
-    if !out.status.success() {
-        return Err(SymMapError::new(
-            path,
-            format!(
-                "{tool} -dc failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        ));
+    // Drain the error output on the side, keeping its start.
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let _ = (&mut e).take(STDERR_KEPT).read_to_end(&mut kept);
+            let _ = std::io::copy(&mut e, &mut std::io::sink());
+            kept
+        })
+    });
+    let limit = decompressed_limit(len);
+    let mut out = Vec::new();
+    let read = match child.stdout.take() {
+        Some(stdout) => stdout.take(limit.saturating_add(1)).read_to_end(&mut out),
+        None => Ok(0),
+    };
+    let stop = |child: &mut std::process::Child| {
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    if let Err(e) = read {
+        stop(&mut child);
+        return Err(fail(format!("cannot read the output of {tool} -dc: {e}")));
     }
-    Ok(out.stdout)
+    if out.len() as u64 > limit {
+        stop(&mut child);
+        return Err(fail(format!(
+            "decompresses to more than {} MiB ({RATIO} times its {len} bytes, at least {} \
+             MiB, at most {} MiB): not a module; refused",
+            limit >> 20,
+            FLOOR >> 20,
+            MAX_DECOMPRESSED >> 20
+        )));
+    }
+    let status = child
+        .wait()
+        .map_err(|e| fail(format!("cannot wait for {tool}: {e}")))?;
+    let msg = stderr
+        .and_then(|h| h.join().ok())
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    if !status.success() {
+        return Err(fail(format!("{tool} -dc failed ({status}): {msg}")));
+    }
+    Ok(out)
 }
 
 /// Read a module, decompressing it if needed.

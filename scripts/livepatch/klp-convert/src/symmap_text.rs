@@ -302,7 +302,8 @@ pub fn parse(path: &Path, kind: Kind, data: Vec<u8>) -> Result<Vec<ObjectSymbols
 
 /// Read a System.map or a kallsyms dump.
 pub fn read(path: &Path, kind: Kind) -> Result<Vec<ObjectSymbols>, SymMapError> {
-    let data = std::fs::read(path).map_err(|e| SymMapError::new(path, e.to_string()))?;
+    let data = crate::sys::read_regular(path, crate::sys::MAX_FILE)
+        .map_err(|e| SymMapError::new(path, e.to_string()))?;
     parse(path, kind, data)
 }
 

@@ -17,8 +17,24 @@
 //! `BINARY_EVERY` also runs through the real binary, to catch aborts and
 //! signals.
 //!
-//! `cargo test --test fuzz` runs `DEFAULT_ITERATIONS` inputs. Longer runs:
-//! `KLP_FUZZ_ITERATIONS=100000 cargo test --release --test fuzz -- --nocapture`
+//! Symbol maps are fuzzed the same way (`mutated_maps_are_handled`): a
+//! kallsyms dump, a System.map, a vmlinux, a target module (plain and
+//! compressed) and a module tree with its modules.dep, mutated (bytes,
+//! lines, duplicated names, control characters, ELF fields) and given with
+//! --symbols to a livepatch module whose annotations need them.
+//!
+//! Every input runs under a counting allocator: the largest single
+//! allocation must stay within 4 times the bytes of the input (module and
+//! maps) plus 1 MiB, and the peak of live allocations within 4 times plus
+//! 16 MiB (the fixed cost of a run: object's builder, the stack of a
+//! decompressor's reader thread); the worst ratios are printed.
+//!
+//! `cargo test --test fuzz` runs `DEFAULT_ITERATIONS` module inputs and
+//! `DEFAULT_MAP_ITERATIONS` map inputs. The long mode, in release:
+//!
+//!     KLP_FUZZ_ITERATIONS=700000 KLP_FUZZ_MAP_ITERATIONS=300000 \
+//!         nice -n 10 cargo test --release -j1 --test fuzz -- --nocapture --test-threads=1
+//!
 //! (`KLP_FUZZ_SEED` picks another sequence, `KLP_FUZZ_TIMEOUT_MS` the
 //! per-input limit). Failing inputs are saved in the scratch directory.
 
@@ -38,6 +54,139 @@ use klp_convert::{run, Options, Outcome};
 
 /// Inputs per `cargo test` run (about 17 s in the debug build here).
 const DEFAULT_ITERATIONS: u64 = 20_000;
+/// Map inputs per `cargo test` run.
+const DEFAULT_MAP_ITERATIONS: u64 = 1_500;
+
+/// Counts the allocations of each thread, to bound what one input costs.
+struct Counting;
+
+std::thread_local! {
+    /// Bytes allocated and not freed by this thread (frees on another
+    /// thread make it approximate, never larger).
+    static LIVE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    /// Highest LIVE since the last reset.
+    static PEAK: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    /// Largest single allocation since the last reset.
+    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn note_alloc(size: usize) {
+    let _ = LIVE.try_with(|l| {
+        let live = l.get().saturating_add(size as isize);
+        l.set(live);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(live)));
+    });
+    let _ = LARGEST.try_with(|m| m.set(m.get().max(size)));
+}
+
+fn note_free(size: usize) {
+    let _ = LIVE.try_with(|l| l.set(l.get().saturating_sub(size as isize)));
+}
+
+// SAFETY: every call goes to the system allocator with the caller's
+// arguments; the bookkeeping only touches const-initialised thread-locals
+// that never allocate.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as the caller's contract.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            note_alloc(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as the caller's contract.
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            note_alloc(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as the caller's contract.
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        note_free(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        // SAFETY: as the caller's contract.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new) };
+        if !p.is_null() {
+            note_free(layout.size());
+            note_alloc(new);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// What one input cost: (peak live bytes, largest allocation) since
+/// [`reset_alloc`].
+fn alloc_cost() -> (usize, usize) {
+    let live0 = BASE.with(|b| b.get());
+    let peak = PEAK.with(|p| p.get()).saturating_sub(live0).max(0) as usize;
+    (peak, LARGEST.with(|m| m.get()))
+}
+
+std::thread_local! {
+    static BASE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn reset_alloc() {
+    let live = LIVE.with(|l| l.get());
+    BASE.with(|b| b.set(live));
+    PEAK.with(|p| p.set(live));
+    LARGEST.with(|m| m.set(0));
+}
+
+/// The bounds of the module documentation: Err says which was passed.
+fn check_alloc(input_bytes: usize, worst: &mut AllocWorst, iteration: u64) -> Result<(), String> {
+    let (peak, largest) = alloc_cost();
+    worst.note(input_bytes, peak, largest, iteration);
+    let four = input_bytes.saturating_mul(4);
+    if largest > four + (1 << 20) {
+        return Err(format!(
+            "an allocation of {largest} bytes for {input_bytes} bytes of input (over 4x + 1 MiB)"
+        ));
+    }
+    if peak > four + (16 << 20) {
+        return Err(format!(
+            "{peak} bytes allocated at once for {input_bytes} bytes of input (over 4x + 16 MiB)"
+        ));
+    }
+    Ok(())
+}
+
+/// The worst costs seen, for the summary.
+#[derive(Default)]
+struct AllocWorst {
+    peak: (usize, usize, u64),
+    largest: (usize, usize, u64),
+}
+
+impl AllocWorst {
+    fn note(&mut self, input: usize, peak: usize, largest: usize, iteration: u64) {
+        if peak > self.peak.0 {
+            self.peak = (peak, input, iteration);
+        }
+        if largest > self.largest.0 {
+            self.largest = (largest, input, iteration);
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "fuzz: largest allocation {} bytes (input {} of {} bytes); peak live {} bytes \
+             (input {} of {} bytes)\n",
+            self.largest.0, self.largest.2, self.largest.1, self.peak.0, self.peak.2, self.peak.1
+        )
+    }
+}
 /// One input in this many also goes through the binary.
 const BINARY_EVERY: u64 = 40;
 
@@ -463,6 +612,8 @@ fn check_in_process(
     data: &[u8],
     in_place: bool,
     tally: &mut Tally,
+    worst: &mut AllocWorst,
+    iteration: u64,
 ) -> Result<(), String> {
     let input = dir.join("input.ko");
     let output = dir.join("output.ko");
@@ -488,8 +639,10 @@ fn check_in_process(
         verbose: true,
         ..Options::default()
     };
+    reset_alloc();
     let result = catch_unwind(AssertUnwindSafe(|| run(&opts)))
         .map_err(|_| "panic in klp_convert::run".to_string())?;
+    check_alloc(data.len(), worst, iteration)?;
     match &result {
         Ok(r) if matches!(r.outcome, Outcome::Converted { .. }) => tally.converted += 1,
         Ok(_) => tally.unchanged += 1,
@@ -657,6 +810,7 @@ fn mutated_modules_are_handled() {
     let mut failures = Vec::new();
     let mut tally = Tally::default();
     let mut binary_runs = 0u64;
+    let mut worst = AllocWorst::default();
     let mut slowest = (Duration::ZERO, 0u64, String::new());
     let start = Instant::now();
     let mut ran = 0u64;
@@ -672,7 +826,8 @@ fn mutated_modules_are_handled() {
             input: input.clone(),
         });
         let t = Instant::now();
-        let mut result = check_in_process(&dir, &input, in_place, &mut tally);
+        let mut result =
+            check_in_process(&dir, &input, in_place, &mut tally, &mut worst, iteration);
         if result.is_ok() && iteration % BINARY_EVERY == 0 {
             binary_runs += 1;
             result = check_binary(&dir, &input, limit);
@@ -722,6 +877,7 @@ fn mutated_modules_are_handled() {
     for (kind, n) in kinds.iter().take(8) {
         summary.push_str(&format!("fuzz: {n:>6} x {kind}...\n"));
     }
+    summary.push_str(&worst.summary());
     // Straight to the file descriptor: the test harness captures
     // eprintln!, and the figures are wanted on every run.
     {
@@ -829,4 +985,440 @@ fn unnameable_target_section_is_an_input_error() {
         "{problems:#?}"
     );
     assert_untouched(&dir, &input, &data, Some(&output));
+}
+
+/// A kallsyms dump of a small kernel with module tgt loaded.
+const MAP_KALLSYMS: &str = "\
+0000000000000000 A fixed_percpu_data
+ffffffff81000000 T _stext
+ffffffff81000100 t c_start
+ffffffff81000200 T printk
+ffffffff81000300 t vfunc.isra.0
+ffffffff81000400 t c_start
+ffffffff81000500 t vfunc
+ffffffff81000600 t vfunc
+ffffffff81000700 t vfunc
+ffffffff81800000 r __ksymtab_printk
+ffffffff82000000 D saved_command_line
+ffffffff83000000 T _sinittext
+ffffffff83000010 t c_start
+ffffffff83000100 T _einittext
+ffffffffc0001000 t helper\t[tgt]
+ffffffffc0001010 t target_var\t[tgt]
+ffffffffc0001020 t target_var\t[tgt]
+ffffffffc0001030 t vhelper\t[tgt]
+";
+
+/// The maps to mutate: (file name, bytes, structured ELF mutations).
+struct MapSeed {
+    name: &'static str,
+    data: Vec<u8>,
+    layout: Option<Layout>,
+}
+
+fn map_seeds(dir: &Path) -> (Vec<MapSeed>, Vec<(String, Vec<u8>)>) {
+    let mut maps = vec![
+        MapSeed {
+            name: "kallsyms",
+            data: MAP_KALLSYMS.as_bytes().to_vec(),
+            layout: None,
+        },
+        MapSeed {
+            name: "System.map",
+            data: MAP_KALLSYMS
+                .lines()
+                .filter(|l| !l.contains('\t'))
+                .flat_map(|l| format!("{l}\n").into_bytes())
+                .collect(),
+            layout: None,
+        },
+    ];
+    let mut patches = Vec::new();
+    if !(require_tool("gcc", "gcc") && require_tool("ld", "binutils")) {
+        return (maps, patches);
+    }
+    let tgt = build_module(
+        dir,
+        "tgt",
+        "static int __attribute__((used, noinline)) target_var_fn(void) { return 1; }\n\
+         int target_var = 3; int helper(int x) { return x + target_var_fn(); }\n\
+         void vhelper(void) {}\n\
+         static const char n[] __attribute__((section(\".modinfo\"), used)) = \"name=tgt\";\n",
+    );
+    let tgt = fs::read(&tgt).expect("read tgt");
+    let layout = Module::parse(&tgt).ok().map(|_| layout(&tgt));
+    for (name, tool) in [
+        ("tgt.ko.xz", "xz"),
+        ("tgt.ko.zst", "zstd"),
+        ("tgt.ko.gz", "gzip"),
+    ] {
+        if !have_tool(tool) {
+            continue;
+        }
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{tool} -c < \"$0\""))
+            .arg(dir.join("tgt.ko"))
+            .output()
+            .expect("compress");
+        if out.status.success() {
+            maps.push(MapSeed {
+                name,
+                data: out.stdout,
+                layout: None,
+            });
+        }
+    }
+    maps.push(MapSeed {
+        name: "tgt.ko",
+        data: tgt,
+        layout,
+    });
+    // A vmlinux: an executable with the symbols of the dump.
+    let src = dir.join("v.c");
+    fs::write(
+        &src,
+        "static int __attribute__((used, noinline)) c_start(void) { return 1; }\n\
+         int (*pa)(void) = c_start; char *saved_command_line;\n\
+         int printk(const char *f, ...) { return 0; }\n\
+         void vfunc(void) {}\n",
+    )
+    .expect("write v.c");
+    let obj = dir.join("v.o");
+    let vml = dir.join("vmlinux");
+    let ok = Command::new("gcc")
+        .args(["-c", "-O2", "-fno-pic", "-o"])
+        .arg(&obj)
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("ld")
+            .args(["-e", "0", "-o"])
+            .arg(&vml)
+            .arg(&obj)
+            .status()
+            .is_ok_and(|s| s.success());
+    if ok {
+        maps.push(MapSeed {
+            name: "vmlinux",
+            data: fs::read(&vml).expect("read vmlinux"),
+            layout: None,
+        });
+    }
+    maps.push(MapSeed {
+        name: "modules.dep",
+        data: b"kernel/drivers/tgt.ko: kernel/x.ko\nkernel/gone.ko:\n".to_vec(),
+        layout: None,
+    });
+    let infer = "#define KLP_SYMBOL(p, s) asm(\"\\\".klp.sym.rela.\" #p \".*.\" #s \",*\\\"\") \
+                 __attribute__((weak))\n\
+                 #define KLP_SYMBOL_FILE(p, s, f) asm(\"\\\".klp.sym.rela.\" #p \".*.\" #s \",*,\" f \
+                 \"\\\"\") __attribute__((weak))\n";
+    for (name, decls) in [
+        (
+            "explicit",
+            "extern char *saved_command_line KLP_RELOC_SYMBOL(vmlinux, vmlinux, saved_command_line);\n\
+             extern void vfunc(void) KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, vfunc, 3);\n\
+             extern int helper(int) KLP_RELOC_SYMBOL(tgt, tgt, helper);\n\
+             extern int target_var KLP_RELOC_SYMBOL_POS(tgt, tgt, target_var, 2);\n\
+             void *table[] = { &saved_command_line, vfunc, helper, &target_var };\n",
+        ),
+        (
+            "inferred",
+            "extern char *saved_command_line KLP_SYMBOL(vmlinux, saved_command_line);\n\
+             extern int printk2(void) KLP_SYMBOL(tgt, vhelper);\n\
+             extern int helper(int) KLP_SYMBOL_FILE(tgt, helper, \"tgt.c\");\n\
+             void *table[] = { &saved_command_line, printk2, helper };\n",
+        ),
+    ] {
+        let ko = build_module(dir, name, &format!("{infer}{MODINFO_LIVEPATCH}{decls}"));
+        patches.push((name.to_string(), fs::read(&ko).expect("read patch")));
+    }
+    (maps, patches)
+}
+
+/// Text mutations: lines duplicated, dropped, swapped, a name repeated
+/// many times, control characters, long names, broken fields.
+fn mutate_text(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut lines: Vec<Vec<u8>> = seed.split(|b| *b == b'\n').map(|l| l.to_vec()).collect();
+    for _ in 0..1 + rng.below(3) {
+        let n = lines.len().max(1);
+        let i = rng.below(n);
+        match rng.below(9) {
+            0 => {
+                let l = lines.get(i).cloned().unwrap_or_default();
+                for _ in 0..1 + rng.below(2000) {
+                    lines.insert(i.min(lines.len()), l.clone());
+                }
+            }
+            1 => {
+                if i < lines.len() {
+                    lines.remove(i);
+                }
+            }
+            2 => {
+                let j = rng.below(n);
+                if i < lines.len() && j < lines.len() {
+                    lines.swap(i, j);
+                }
+            }
+            3 => {
+                if let Some(l) = lines.get_mut(i) {
+                    let at = rng.below(l.len() + 1);
+                    let b = [0x1b, 0x07, 0, b'\t', b'\r', 0x9b, 0xff, b' '][rng.below(8)];
+                    l.insert(at, b);
+                }
+            }
+            4 => {
+                if let Some(l) = lines.get_mut(i) {
+                    l.extend(std::iter::repeat_n(b'x', rng.below(5000)));
+                }
+            }
+            5 => {
+                if let Some(l) = lines.get_mut(i) {
+                    let at = rng.below(l.len() + 1);
+                    l.truncate(at);
+                }
+            }
+            6 => {
+                let tag = [&b"\t[tgt]"[..], b"\t[", b"\t[]", b"\t[a b]", b"\t[tgt"][rng.below(5)];
+                if let Some(l) = lines.get_mut(i) {
+                    l.extend_from_slice(tag);
+                }
+            }
+            7 => {
+                if let Some(l) = lines.get_mut(i) {
+                    for b in l.iter_mut().take(16) {
+                        if rng.chance(3) {
+                            *b = b"0123456789abcdefgXZ "[rng.below(20)];
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Some(l) = lines.get_mut(i) {
+                    let at = rng.below(l.len().max(1));
+                    if let Some(b) = l.get_mut(at) {
+                        *b = rng.next() as u8;
+                    }
+                }
+            }
+        }
+    }
+    lines.join(&b'\n')
+}
+
+/// Byte mutations for files without a structured mutator.
+fn mutate_bytes(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut d = seed.to_vec();
+    for _ in 0..1 + rng.below(8) {
+        let len = d.len().max(1);
+        let i = rng.below(len);
+        match rng.below(4) {
+            0 => d.truncate(i),
+            1 => {
+                if let Some(b) = d.get_mut(i) {
+                    *b = rng.next() as u8;
+                }
+            }
+            2 => d.insert(i.min(d.len()), rng.next() as u8),
+            _ => {
+                if let Some(b) = d.get_mut(i) {
+                    *b ^= 1 << rng.below(8);
+                }
+            }
+        }
+    }
+    d
+}
+
+#[test]
+fn mutated_maps_are_handled() {
+    let iterations = env_u64("KLP_FUZZ_MAP_ITERATIONS", DEFAULT_MAP_ITERATIONS);
+    let seed = env_u64("KLP_FUZZ_SEED", 0x6b6c_7063_6f6e_7631) ^ 0x6d61_7073;
+    let limit = Duration::from_millis(env_u64("KLP_FUZZ_TIMEOUT_MS", 10_000));
+    let dir = scratch("fuzz-maps");
+    let (maps, patches) = map_seeds(&dir);
+    if patches.is_empty() {
+        return;
+    }
+    let current: Arc<Mutex<Option<Current>>> = Arc::new(Mutex::new(None));
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let current = Arc::clone(&current);
+        let done = Arc::clone(&done);
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+                let guard = current.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(c) = guard.as_ref() {
+                    if c.started.elapsed() > limit {
+                        let path = dir.join(format!("hang-map-{}", c.iteration));
+                        let _ = fs::write(&path, &c.input);
+                        eprintln!(
+                            "fuzz: map input {} still running after {limit:?}; saved as {}",
+                            c.iteration,
+                            path.display()
+                        );
+                        std::process::abort();
+                    }
+                }
+            }
+        })
+    };
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+
+    let mut rng = Rng(seed);
+    let mut failures = Vec::new();
+    let mut worst = AllocWorst::default();
+    let (mut converted, mut refused, mut binary_runs) = (0u64, 0u64, 0u64);
+    let tree = dir.join("tree");
+    let tree_module = tree.join("kernel/drivers/tgt.ko");
+    fs::create_dir_all(tree.join("kernel/drivers")).expect("tree");
+    let start = Instant::now();
+    let mut ran = 0u64;
+    for iteration in 0..iterations {
+        ran += 1;
+        let m = &maps[rng.below(maps.len())];
+        let mutated = match (&m.layout, m.name) {
+            // Now and then the seed itself, for the paths that succeed.
+            _ if rng.chance(8) => m.data.clone(),
+            (Some(lay), _) if rng.chance(2) => mutate(&mut rng, &m.data, lay).0,
+            (_, "kallsyms" | "System.map" | "modules.dep") if !rng.chance(4) => {
+                mutate_text(&mut rng, &m.data)
+            }
+            _ => mutate_bytes(&mut rng, &m.data),
+        };
+        let (pname, patch) = &patches[rng.below(patches.len())];
+        let input = dir.join("patch.ko");
+        let output = dir.join("patch.out.ko");
+        let _ = fs::remove_file(&output);
+        fs::write(&input, patch).expect("write patch");
+        // A map file, or the tree (modules.dep or its module mutated).
+        let map_path = if m.name == "modules.dep" {
+            fs::write(tree.join("modules.dep"), &mutated).expect("write modules.dep");
+            if let Some(t) = maps.iter().find(|s| s.name == "tgt.ko") {
+                fs::write(&tree_module, &t.data).expect("write tree module");
+            }
+            tree.clone()
+        } else if m.name == "tgt.ko" && rng.chance(4) {
+            let _ = fs::remove_file(tree.join("modules.dep"));
+            fs::write(&tree_module, &mutated).expect("write tree module");
+            tree.clone()
+        } else {
+            let p = dir.join(m.name);
+            fs::write(&p, &mutated).expect("write map");
+            p
+        };
+        let mut symbols = vec![map_path.clone()];
+        if !rng.chance(3) {
+            // With a good dump too, so that both objects are known.
+            let k = dir.join("good-kallsyms");
+            fs::write(&k, MAP_KALLSYMS).expect("write kallsyms");
+            symbols.insert(0, k);
+        }
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
+            started: Instant::now(),
+            iteration,
+            input: mutated.clone(),
+        });
+        let opts = Options {
+            input: input.clone(),
+            output: Some(output.clone()),
+            verbose: true,
+            dry_run: rng.chance(4),
+            symbols: symbols.clone(),
+            ..Options::default()
+        };
+        reset_alloc();
+        let result = catch_unwind(AssertUnwindSafe(|| run(&opts)));
+        let input_bytes = patch.len() + mutated.len() + MAP_KALLSYMS.len();
+        let mut verdict = match &result {
+            Err(_) => Err("panic in klp_convert::run".to_string()),
+            Ok(_) => check_alloc(input_bytes, &mut worst, iteration),
+        };
+        if verdict.is_ok() {
+            verdict = match result {
+                Ok(Ok(_)) => {
+                    converted += 1;
+                    Ok(())
+                }
+                Ok(Err(e)) => {
+                    refused += 1;
+                    if e.to_string().trim().is_empty() {
+                        Err("empty error message".to_string())
+                    } else if output.exists() {
+                        Err(format!("output written on error ({e})"))
+                    } else if fs::read(&input).ok().as_deref() != Some(patch.as_slice()) {
+                        Err(format!("input modified on error ({e})"))
+                    } else {
+                        Ok(())
+                    }
+                }
+                Err(_) => Err("panic".to_string()),
+            };
+        }
+        if verdict.is_ok() && iteration % BINARY_EVERY == 0 {
+            binary_runs += 1;
+            let mut args: Vec<std::ffi::OsString> = Vec::new();
+            for s in &symbols {
+                args.push("-s".into());
+                args.push(s.clone().into());
+            }
+            args.push(input.clone().into());
+            args.push(output.clone().into());
+            let out = Command::new(env!("CARGO_BIN_EXE_klp-convert"))
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output();
+            verdict = match out {
+                Ok(o) if matches!(o.status.code(), Some(0 | 1)) => {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    if err.contains('\x1b') {
+                        Err("raw escape byte on standard error".to_string())
+                    } else {
+                        Ok(())
+                    }
+                }
+                Ok(o) => Err(format!("binary exited with {}", o.status)),
+                Err(e) => Err(format!("spawn: {e}")),
+            };
+        }
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Err(msg) = verdict {
+            let path = dir.join(format!("fail-map-{iteration}-{}", m.name));
+            fs::write(&path, &mutated).expect("save failing map");
+            failures.push(format!(
+                "map input {iteration} ({} with {pname}): {msg}; saved as {}",
+                m.name,
+                path.display()
+            ));
+            if failures.len() >= 20 {
+                break;
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    std::panic::set_hook(hook);
+    done.store(true, Ordering::Relaxed);
+    let _ = watchdog.join();
+    let summary = format!(
+        "fuzz: {ran} mutated maps from {} seeds with {} patches (seed 0x{seed:x}) in {:.1} s: \
+         {:.0} inputs/s; {converted} converted, {refused} refused; {binary_runs} also through \
+         the binary\n{}",
+        maps.len(),
+        patches.len(),
+        elapsed.as_secs_f64(),
+        ran as f64 / elapsed.as_secs_f64(),
+        worst.summary()
+    );
+    {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(summary.as_bytes());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let _ = fs::remove_dir_all(&dir);
 }
