@@ -7,6 +7,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,6 +60,11 @@ fn item1_special_output_is_refused_on_the_copy_path() {
     assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
 }
 
+extern "C" {
+    fn signal(sig: i32, handler: usize) -> usize;
+}
+const SIG_DFL: usize = 0;
+
 /// Item 8: the temporary file is created 0600 and removed when a signal
 /// ends the run, which exits with 128 + the signal number.
 #[test]
@@ -69,7 +75,19 @@ fn item8_signals_remove_the_temporary_file() {
     fs::set_permissions(&input, fs::Permissions::from_mode(0o644)).unwrap();
     for (sig, name) in [(15, "TERM"), (2, "INT"), (1, "HUP")] {
         let output = dir.join(format!("out-{name}.ko"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_klp-convert"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_klp-convert"));
+        // A test runner started in the background (CI, "cmd &") passes
+        // SIGINT ignored, and the tool rightly keeps an ignored signal
+        // ignored: give the child the default disposition.
+        // SAFETY: signal() is async-signal-safe and touches no memory of
+        // the forked child's.
+        unsafe {
+            cmd.pre_exec(move || {
+                signal(sig, SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = cmd
             .arg(&input)
             .arg(&output)
             .env("KLP_CONVERT_TEST_HOLD_TEMP_MS", "10000")
