@@ -505,7 +505,7 @@ fn check_reloc_section(
             from: section.index,
             entry,
             target: target.index,
-            reloc: *reloc,
+            reloc,
             to: names::klp_rela_name(obj, target.name),
         });
     }

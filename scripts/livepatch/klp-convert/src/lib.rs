@@ -4,7 +4,8 @@
 //!
 //! Layers, one job per file:
 //! - [`names`]: the `.klp.sym.rela.`, `.klp.sym.` and `.klp.rela.` names;
-//! - [`elf`]: a read-only view of the input (object::read::elf);
+//! - [`elf`]: the one ELF reader (object::read::elf), over a module in
+//!   memory or a cached file (vmlinux);
 //! - [`arch`]: per-architecture relocation rules;
 //! - [`convert`]: validation, the conversion plan and the rewrite
 //!   (object::build::elf);

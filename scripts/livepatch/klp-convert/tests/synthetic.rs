@@ -63,8 +63,8 @@ fn elf32_big_endian_ppc32() {
     assert_eq!(vml.entsize, 12);
     let nfsd = section(&m, ".klp.rela.nfsd..text").unwrap();
     assert_eq!(nfsd.relocs.len(), 1);
-    assert_eq!(nfsd.relocs[0].r_type, elf::R_PPC_REL24.0);
-    assert_eq!(nfsd.relocs[0].offset, 8);
+    assert_eq!(nfsd.relocs.get(0).unwrap().r_type, elf::R_PPC_REL24.0);
+    assert_eq!(nfsd.relocs.get(0).unwrap().offset, 8);
     assert!(section(&m, ".rela.text").is_none());
 }
 
@@ -79,7 +79,7 @@ fn elf32_little_endian_riscv32() {
     assert!(!m.is_64 && !m.big_endian);
     let r = &section(&m, ".klp.rela.vmlinux..text").unwrap().relocs;
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0].addend, 4);
+    assert_eq!(r.get(0).unwrap().addend, 4);
 
     let mut s = Synth::new(Little, false, elf::EM_RISCV.0, 16, true, 0);
     let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
@@ -102,9 +102,9 @@ fn elf64_big_endian_s390x_with_large_addend() {
     let m = Module::parse(&out).unwrap();
     assert!(m.is_64 && m.big_endian);
     let r = &section(&m, ".klp.rela.vmlinux..text").unwrap().relocs;
-    assert_eq!(r[0].addend, addend);
-    assert_eq!(r[1].addend, -0x7fff_ffff_ffff);
-    assert_eq!(r[1].r_type, elf::R_390_64.0);
+    assert_eq!(r.get(0).unwrap().addend, addend);
+    assert_eq!(r.get(1).unwrap().addend, -0x7fff_ffff_ffff);
+    assert_eq!(r.get(1).unwrap().r_type, elf::R_390_64.0);
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn shn_xindex_symbols_survive() {
     assert_eq!(func.section, Some(text.index));
     let klp = section(&m, ".klp.rela.vmlinux..text").unwrap();
     assert_eq!(klp.info as usize, text.index);
-    assert_eq!(klp.relocs[0].addend, -4);
+    assert_eq!(klp.relocs.get(0).unwrap().addend, -4);
 }
 
 #[test]
@@ -331,8 +331,8 @@ fn appends_to_existing_livepatch_section() {
     let klp: Vec<_> = m.sections.iter().filter(|s| s.is_livepatch()).collect();
     assert_eq!(klp.len(), 1);
     assert_eq!(klp[0].relocs.len(), 2);
-    assert_eq!(klp[0].relocs[0].offset, 8);
-    assert_eq!(klp[0].relocs[1].offset, 16);
+    assert_eq!(klp[0].relocs.get(0).unwrap().offset, 8);
+    assert_eq!(klp[0].relocs.get(1).unwrap().offset, 16);
 }
 
 #[test]
