@@ -7,8 +7,8 @@
 //! - [`elf`]: the one ELF reader (object::read::elf), over a module in
 //!   memory or a cached file (vmlinux);
 //! - [`arch`]: per-architecture relocation rules;
-//! - [`convert`]: validation, the conversion plan and the rewrite
-//!   (object::build::elf);
+//! - [`convert`]: validation, the conversion plan and the layout of the
+//!   result, written by a direct writer (`write`) over the input's bytes;
 //! - [`symmap`]: the target kernel's symbols, read from [`symmap_text`]
 //!   (System.map, /proc/kallsyms), [`symmap_elf`] (vmlinux, modules) and
 //!   [`symmap_tree`] (/lib/modules/<release>); [`symmap_check`] checks
@@ -36,6 +36,7 @@ pub mod symmap_tree;
 pub mod sys;
 #[cfg(test)]
 mod testutil;
+mod write;
 
 use std::path::PathBuf;
 
@@ -172,18 +173,10 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         });
     }
 
-    let converted = convert::rewrite(&data, &module, &plan)?;
-    // The result must pass the same checks and need no further conversion.
-    let check = Module::parse(&converted)
-        .map_err(|e| Error::Build(format!("internal error: output does not parse: {e}")))?;
-    let recheck = convert::plan(&check);
-    if !recheck.is_empty() || recheck.has_errors() {
-        let what: Vec<String> = recheck.problems.iter().map(|p| p.to_string()).collect();
-        return Err(Error::Build(format!(
-            "internal error: the converted module fails validation: {}",
-            what.join("; ")
-        )));
-    }
+    // Laid out, checked (nothing annotated is left), then written in one
+    // pass; --dry-run goes as far as the check.
+    let converted = convert::layout(&data, &module, &plan)?;
+    converted.check()?;
 
     let mut lines = Vec::new();
     if opts.verbose {
@@ -200,7 +193,9 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         }
     }
     if !opts.dry_run {
-        output::write_atomic(&dest, &converted, &opts.input)?;
+        output::write_atomic_with(&dest, &opts.input, converted.size(), &mut |w| {
+            converted.emit(w)
+        })?;
     }
     Ok(Report {
         outcome: Outcome::Converted {
