@@ -11,8 +11,9 @@
 //!   result, written by a direct writer (`write`) over the input's bytes;
 //! - [`symmap`]: the target kernel's symbols, read from [`symmap_text`]
 //!   (System.map, /proc/kallsyms), [`symmap_elf`] (vmlinux, modules) and
-//!   [`symmap_tree`] (/lib/modules/<release>); [`symmap_check`] checks
-//!   annotations against them and infers what they leave out;
+//!   [`symmap_tree`] (/lib/modules/<release>), which produce [`objsyms`]
+//!   and import nothing above it; [`symmap_check`] checks annotations
+//!   against them and infers what they leave out;
 //! - [`list`], [`dump`]: text views of a module;
 //! - [`output`]: atomic file replacement, of regular files only, with
 //!   the fs.protected_symlinks rule for links;
@@ -27,6 +28,7 @@ pub mod elf;
 pub mod error;
 pub mod list;
 pub mod names;
+pub mod objsyms;
 pub mod output;
 pub mod symmap;
 pub mod symmap_check;

@@ -21,7 +21,7 @@ use object::ReadRef;
 use crate::elf::Module;
 
 use crate::names::VMLINUX;
-use crate::symmap::{
+use crate::objsyms::{
     module_name_of, Compression, Entry, Kind, ObjectSymbols, Str, SymMapError, FLAG_CORE, FLAG_INIT,
 };
 
