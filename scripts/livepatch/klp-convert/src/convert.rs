@@ -4,18 +4,24 @@
 //! [`plan`] reads a [`Module`] and decides, without changing anything,
 //! which symbols are renamed and which relocations move to which
 //! `.klp.rela.` section, collecting every problem on the way.
-//! [`rewrite`] then applies a plan with object::build::elf, which keeps
-//! every other part of the file as it was.
+//! [`layout`] then lays the converted file out (crate::write): what the
+//! plan changes is made anew, everything else is written from the input's
+//! bytes; [`Output::check`] verifies that nothing annotated is left and
+//! [`Output::emit`] writes the file in one pass.
+//!
+//! The state kept per relocation is a 12-byte [`Move`] for each one that
+//! moves, and per symbol a byte of flags: names are parsed once per
+//! symbol and per section, and nothing is allocated per relocation.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use object::build::elf::{Builder, SectionData, SectionId, SymbolId};
 use object::elf as oelf;
 
 use crate::arch::{self, RelocSite};
-use crate::elf::{Module, Reloc, Section, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH};
+use crate::elf::{Module, Section, SHN_LIVEPATCH};
 use crate::error::{Error, Problem};
 use crate::names::{self, Annotation};
+use crate::write::Layout;
 
 /// Sections the kernel processes when the patch module loads, before any
 /// module-specific livepatch relocation is applied: such relocations would
@@ -69,45 +75,50 @@ fn is_read_only(section: &Section<'_>) -> bool {
 }
 
 /// One annotated symbol to rename.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SymbolChange {
     /// Symbol table index.
     pub index: usize,
-    /// Current name.
-    pub old_name: String,
-    /// Parsed annotation.
-    pub annotation: Annotation,
+    /// Where its new name lies in [`Plan::names`].
+    name: (u32, u32),
 }
 
-impl SymbolChange {
-    /// The name after conversion.
-    pub fn new_name(&self) -> String {
-        self.annotation.target.klp_symbol_name()
-    }
-}
-
-/// One relocation to move into a livepatch relocation section.
-#[derive(Debug, Clone)]
+/// One relocation to move into a livepatch relocation section: 12 bytes,
+/// the only state kept per relocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Move {
     /// Index of the relocation section that holds it now.
-    pub from: usize,
+    pub from: u32,
     /// Entry number in that section.
-    pub entry: usize,
+    pub entry: u32,
+    /// The destination: an index into [`Plan::dests`].
+    pub dest: u32,
+}
+
+/// A livepatch relocation section that receives moved relocations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dest {
+    /// Its name, `.klp.rela.<obj>.<section>`.
+    pub name: Vec<u8>,
     /// Index of the relocated section.
     pub target: usize,
-    /// The entry.
-    pub reloc: Reloc,
-    /// Name of the `.klp.rela.` section it moves to.
-    pub to: Vec<u8>,
+    /// An existing livepatch relocation section of that name and target,
+    /// which is extended; None: a new section.
+    pub existing: Option<usize>,
 }
 
 /// What a conversion will do, and what is wrong with the input.
 #[derive(Debug, Default)]
 pub struct Plan {
-    /// Symbols to rename.
+    /// Symbols to rename, in symbol table order.
     pub symbols: Vec<SymbolChange>,
-    /// Relocations to move.
+    /// Relocations to move, in the order of the file (by section, then
+    /// entry).
     pub moves: Vec<Move>,
+    /// Where they go, in order of first use.
+    pub dests: Vec<Dest>,
+    /// The new names of the symbols, one after the other.
+    pub names: String,
     /// Errors and warnings.
     pub problems: Vec<Problem>,
 }
@@ -123,31 +134,141 @@ impl Plan {
         self.problems.iter().any(Problem::is_error)
     }
 
+    /// The name of a renamed symbol after conversion.
+    pub fn new_name(&self, change: &SymbolChange) -> &str {
+        self.names
+            .get(change.name.0 as usize..change.name.1 as usize)
+            .unwrap_or_default()
+    }
+
     /// One line per change, for --verbose and --dry-run.
     pub fn describe(&self, module: &Module<'_>) -> Vec<String> {
         let mut lines = Vec::new();
         for s in &self.symbols {
-            lines.push(format!("symbol {} -> {}", s.old_name, s.new_name()));
+            let old = module
+                .symbols
+                .get(s.index)
+                .map(|s| s.display_name())
+                .unwrap_or_default();
+            lines.push(format!("symbol {old} -> {}", self.new_name(s)));
         }
         for m in &self.moves {
-            let from = module
-                .section(m.from)
-                .map(Section::display_name)
-                .unwrap_or_default();
+            let from = module.section(m.from as usize);
+            let Some(reloc) = from.and_then(|s| s.relocs.get(m.entry as usize)) else {
+                continue;
+            };
             let sym = module
-                .symbol(m.reloc.sym)
+                .symbol(reloc.sym)
                 .map(|s| s.display_name())
+                .unwrap_or_default();
+            let to = self
+                .dests
+                .get(m.dest as usize)
+                .map(|d| String::from_utf8_lossy(&d.name).into_owned())
                 .unwrap_or_default();
             lines.push(format!(
                 "relocation {}+0x{:x} {} {} -> {}",
-                from,
-                m.reloc.offset,
-                arch::type_name(module.machine, m.reloc.r_type),
+                from.map(Section::display_name).unwrap_or_default(),
+                reloc.offset,
+                arch::type_name(module.machine, reloc.r_type),
                 sym,
-                String::from_utf8_lossy(&m.to)
+                to
             ));
         }
         lines
+    }
+}
+
+/// The annotated symbols a plan converts, found once per symbol.
+#[derive(Default)]
+struct Annotated {
+    /// Per symbol table index: an index into `list`, or [`NONE`].
+    of: Vec<u32>,
+    /// Symbol index and the id of the object of the `.klp.rela.<obj>.`
+    /// sections its relocations go to, in symbol order (as the plan's
+    /// symbols).
+    list: Vec<(usize, u32)>,
+    /// Those objects.
+    objects: Vec<String>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Annotated {
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The object id of an annotated symbol.
+    fn get(&self, sym: usize) -> Option<u32> {
+        let i = *self.of.get(sym)?;
+        self.list.get(i as usize).map(|(_, obj)| *obj)
+    }
+
+    fn add(&mut self, plan: &mut Plan, sym: usize, annotation: &Annotation) {
+        let obj = annotation.rela_object();
+        let id = match self.objects.iter().position(|o| o == obj) {
+            Some(id) => id,
+            None => {
+                self.objects.push(obj.to_string());
+                self.objects.len() - 1
+            }
+        };
+        if let Some(slot) = self.of.get_mut(sym) {
+            *slot = self.list.len() as u32;
+            self.list.push((sym, id as u32));
+            let start = plan.names.len() as u32;
+            annotation.target.push_klp_symbol_name(&mut plan.names);
+            plan.symbols.push(SymbolChange {
+                index: sym,
+                name: (start, plan.names.len() as u32),
+            });
+        }
+    }
+}
+
+/// The destinations of a plan, created once per object and target.
+#[derive(Default)]
+struct Dests<'data> {
+    /// (object id, target section) to an index into Plan::dests.
+    by_key: HashMap<(u32, usize), u32>,
+    /// Existing livepatch relocation sections by name and target.
+    existing: Option<HashMap<(&'data [u8], usize), usize>>,
+}
+
+impl<'data> Dests<'data> {
+    fn get(
+        &mut self,
+        module: &Module<'data>,
+        plan: &mut Plan,
+        annotated: &Annotated,
+        obj: u32,
+        target: &Section<'data>,
+    ) -> u32 {
+        if let Some(d) = self.by_key.get(&(obj, target.index)) {
+            return *d;
+        }
+        let object = annotated
+            .objects
+            .get(obj as usize)
+            .map_or(names::VMLINUX, String::as_str);
+        let name = names::klp_rela_name(object, target.name);
+        let existing = self.existing.get_or_insert_with(|| {
+            let mut m = HashMap::new();
+            for s in module.sections.iter().filter(|s| s.is_livepatch()) {
+                m.entry((s.name, s.info as usize)).or_insert(s.index);
+            }
+            m
+        });
+        let existing = existing.get(&(name.as_slice(), target.index)).copied();
+        let d = plan.dests.len() as u32;
+        plan.dests.push(Dest {
+            name,
+            target: target.index,
+            existing,
+        });
+        self.by_key.insert((obj, target.index), d);
+        d
     }
 }
 
@@ -168,18 +289,34 @@ pub type Resolve<'a> = dyn FnMut(&[u8]) -> (Option<Annotation>, Vec<Problem>) + 
 /// [`plan`], with annotated names resolved by `resolve`.
 pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
     let mut plan = Plan::default();
-    let mut annotations: BTreeMap<usize, Annotation> = BTreeMap::new();
+    let mut annotations = Annotated {
+        of: vec![NONE; module.symbols.len()],
+        ..Annotated::default()
+    };
+    // One look at every symbol and its name; the loops below visit the
+    // few that matter.
+    let mut kinds = symbol_kinds(module);
+    let (mut annotated, mut klp) = (Vec::new(), Vec::new());
+    for (i, k) in kinds.iter().enumerate() {
+        if k & KIND_ANNOTATION_NAME != 0 {
+            annotated.push(i);
+        }
+        if k & (KIND_LIVEPATCH | KIND_KLP_NAME) != 0 {
+            klp.push(i);
+        }
+    }
+    // Sized exactly: a module may have tens of thousands.
+    annotations.list.reserve_exact(annotated.len());
+    plan.symbols.reserve_exact(annotated.len());
 
     // The annotated symbols themselves.
-    for sym in &module.symbols {
-        if !names::is_annotation(sym.name) {
-            continue;
-        }
-        let name = sym.display_name();
+    for sym in annotated.iter().filter_map(|i| module.symbols.get(*i)) {
+        // Decoded for messages only.
+        let name = || sym.display_name();
         let (annotation, problems) = resolve(sym.name);
         for p in problems {
             let p = if p.symbol.is_none() {
-                p.symbol(name.clone())
+                p.symbol(name())
             } else {
                 p
             };
@@ -198,7 +335,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
                     "annotated symbol is defined {place}; it must be an undefined reference \
                      (declare it extern with KLP_RELOC_SYMBOL())"
                 ))
-                .symbol(name),
+                .symbol(name()),
             );
             continue;
         }
@@ -208,7 +345,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
                     "annotated symbol has binding {}, expected WEAK or GLOBAL",
                     sym.bind
                 ))
-                .symbol(name),
+                .symbol(name()),
             );
             continue;
         }
@@ -217,7 +354,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
                 Problem::error(
                     ".TOC. is the module's own TOC base and is never a livepatch symbol",
                 )
-                .symbol(name),
+                .symbol(name()),
             );
             continue;
         }
@@ -229,27 +366,30 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
                      be loaded; patch the module's code instead, or use an exported interface",
                     annotation.target.object
                 ))
-                .symbol(name),
+                .symbol(name()),
             );
             continue;
         }
-        annotations.insert(sym.index, annotation);
+        annotations.add(&mut plan, sym.index, &annotation);
+        if let Some(k) = kinds.get_mut(sym.index) {
+            *k |= KIND_ANNOTATED;
+        }
     }
 
     let arch = arch::for_machine(module.machine, module.is_64);
     if !annotations.is_empty() {
         if !module.is_livepatch() {
             let first = annotations
-                .keys()
-                .next()
-                .and_then(|i| module.symbols.get(*i))
+                .list
+                .first()
+                .and_then(|(i, _)| module.symbols.get(*i))
                 .map(|s| s.display_name())
                 .unwrap_or_default();
             plan.problems.push(
                 Problem::error(format!(
                     "the module carries {} annotated livepatch symbol(s) but no livepatch=Y in \
                      .modinfo; add MODULE_INFO(livepatch, \"Y\")",
-                    annotations.len()
+                    annotations.list.len()
                 ))
                 .symbol(first),
             );
@@ -268,6 +408,15 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
         }
     }
 
+    let mut dests = Dests::default();
+    let klp_vmlinux = KlpSymbols::new(module, &klp);
+    let ctx = Context {
+        module,
+        kinds,
+        annotations: &annotations,
+        klp_vmlinux: &klp_vmlinux,
+        arch,
+    };
     for section in &module.sections {
         if section.sh_type == oelf::SHT_CREL.0 && !annotations.is_empty() {
             plan.problems.push(
@@ -279,7 +428,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
         }
         if section.sh_type == oelf::SHT_GROUP.0 {
             if let Some(a) = module.symbol(section.info) {
-                if annotations.contains_key(&a.index) {
+                if annotations.get(a.index).is_some() {
                     plan.problems.push(
                         Problem::error("annotated symbol names a section group")
                             .section(section.display_name())
@@ -297,72 +446,130 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
             }
             continue;
         }
-        check_reloc_section(module, section, &annotations, arch, &mut plan);
+        check_reloc_section(&ctx, section, &mut dests, &mut plan);
     }
 
     // Already converted symbols must be well formed.
-    for sym in &module.symbols {
-        if sym.shndx == SHN_LIVEPATCH || names::is_klp_symbol(sym.name) {
-            if let Err(e) = names::parse_klp_symbol(sym.name) {
-                plan.problems.push(
-                    Problem::error(format!("livepatch symbol with a malformed name: {e}"))
-                        .symbol(sym.display_name()),
-                );
-            } else if sym.shndx != SHN_LIVEPATCH {
-                plan.problems.push(
-                    Problem::error(format!(
-                        "symbol has the livepatch prefix but st_shndx 0x{:x}, not SHN_LIVEPATCH",
-                        sym.shndx
-                    ))
+    for sym in klp.iter().filter_map(|i| module.symbols.get(*i)) {
+        if let Err(e) = names::parse_klp_symbol(sym.name) {
+            plan.problems.push(
+                Problem::error(format!("livepatch symbol with a malformed name: {e}"))
                     .symbol(sym.display_name()),
-                );
-            }
+            );
+        } else if sym.shndx != SHN_LIVEPATCH {
+            plan.problems.push(
+                Problem::error(format!(
+                    "symbol has the livepatch prefix but st_shndx 0x{:x}, not SHN_LIVEPATCH",
+                    sym.shndx
+                ))
+                .symbol(sym.display_name()),
+            );
         }
     }
 
-    for (index, annotation) in annotations {
-        let old_name = module
-            .symbols
-            .get(index)
-            .map(|s| s.display_name())
-            .unwrap_or_default();
-        plan.symbols.push(SymbolChange {
-            index,
-            old_name,
-            annotation,
-        });
-    }
     plan
 }
 
-fn check_reloc_section(
-    module: &Module<'_>,
-    section: &Section<'_>,
-    annotations: &BTreeMap<usize, Annotation>,
-    arch: Option<&arch::Arch>,
+/// The KIND_* bits of every symbol, but KIND_ANNOTATED.
+fn symbol_kinds(module: &Module<'_>) -> Vec<u8> {
+    module
+        .symbols
+        .iter()
+        .map(|s| {
+            let mut k = 0;
+            if s.shndx == SHN_LIVEPATCH {
+                k |= KIND_LIVEPATCH;
+            }
+            if names::is_annotation(s.name) {
+                k |= KIND_ANNOTATION_NAME;
+            } else if names::is_klp_symbol(s.name) {
+                k |= KIND_KLP_NAME;
+            }
+            k
+        })
+        .collect()
+}
+
+/// For each symbol: is it a well-formed livepatch symbol of vmlinux?
+/// Parsed once per symbol, when the module has livepatch symbols.
+struct KlpSymbols(Vec<bool>);
+
+impl KlpSymbols {
+    /// `klp`: the symbols with SHN_LIVEPATCH or the prefix.
+    fn new(module: &Module<'_>, klp: &[usize]) -> Self {
+        let mut v = Vec::new();
+        for s in klp.iter().filter_map(|i| module.symbols.get(*i)) {
+            if s.shndx == SHN_LIVEPATCH
+                && names::parse_klp_symbol(s.name).is_ok_and(|t| t.is_vmlinux())
+            {
+                if v.is_empty() {
+                    v = vec![false; module.symbols.len()];
+                }
+                if let Some(b) = v.get_mut(s.index) {
+                    *b = true;
+                }
+            }
+        }
+        KlpSymbols(v)
+    }
+
+    fn is_vmlinux(&self, sym: usize) -> bool {
+        self.0.get(sym).copied().unwrap_or(false)
+    }
+}
+
+/// A livepatch symbol (SHN_LIVEPATCH).
+const KIND_LIVEPATCH: u8 = 1;
+/// A name with the annotation prefix.
+const KIND_ANNOTATION_NAME: u8 = 2;
+/// A name with the livepatch symbol prefix.
+const KIND_KLP_NAME: u8 = 4;
+/// An annotated symbol the plan converts.
+const KIND_ANNOTATED: u8 = 8;
+
+/// What every relocation section's check needs.
+struct Context<'a, 'data> {
+    module: &'a Module<'data>,
+    /// Per symbol, KIND_* bits.
+    kinds: Vec<u8>,
+    annotations: &'a Annotated,
+    klp_vmlinux: &'a KlpSymbols,
+    arch: Option<&'static arch::Arch>,
+}
+
+fn check_reloc_section<'data>(
+    ctx: &Context<'_, 'data>,
+    section: &Section<'data>,
+    dests: &mut Dests<'data>,
     plan: &mut Plan,
 ) {
-    let sec_name = section.display_name();
+    let module = ctx.module;
+    let annotations = ctx.annotations;
+    let arch = ctx.arch;
+    // Decoded for messages only.
+    let sec_name = || section.display_name();
     let uses_symtab = section.link as usize == module.symtab && module.symtab != 0;
     let is_klp_section = section.is_livepatch() || names::is_klp_rela(section.name);
 
+    // The object of a livepatch relocation section, parsed once.
+    let mut klp_object = None;
     if is_klp_section {
-        if let Err(e) = names::parse_klp_rela(section.name) {
-            plan.problems.push(
+        match names::parse_klp_rela(section.name) {
+            Ok((obj, _)) => klp_object = Some(obj),
+            Err(e) => plan.problems.push(
                 Problem::error(format!("malformed livepatch relocation section name: {e}"))
-                    .section(sec_name.clone()),
-            );
+                    .section(sec_name()),
+            ),
         }
         if !section.is_livepatch() {
             plan.problems.push(
                 Problem::error("section has the .klp.rela. prefix but not SHF_RELA_LIVEPATCH")
-                    .section(sec_name.clone()),
+                    .section(sec_name()),
             );
         }
         if section.sh_type != oelf::SHT_RELA.0 {
             plan.problems.push(
-                Problem::error("livepatch relocation section is not SHT_RELA")
-                    .section(sec_name.clone()),
+                Problem::error("livepatch relocation section is not SHT_RELA").section(sec_name()),
             );
         }
     }
@@ -374,7 +581,7 @@ fn check_reloc_section(
                  which symbols it uses",
                 section.link
             ))
-            .section(sec_name.clone()),
+            .section(sec_name()),
         );
     }
     let target = module
@@ -384,16 +591,33 @@ fn check_reloc_section(
     // kernel must parse back; check the target's part once.
     let target_name_error = target
         .and_then(|t| names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, t.name)).err());
-    for (entry, reloc) in section.relocs.iter().enumerate() {
-        if reloc.sym == 0 || !uses_symtab {
+    // What the target's name tells, found at the first annotated
+    // relocation: its name for messages, whether the kernel processes it
+    // early, whether it is read-only.
+    let mut facts: Option<(String, bool, bool)> = None;
+    // The destination of each object's relocations in this section.
+    let mut local_dests: Vec<(u32, u32)> = Vec::new();
+    // Most entries reference a plain symbol: look at their symbol only.
+    let mut entries = Vec::new();
+    if uses_symtab {
+        section.relocs.for_each_sym(|i, sym| {
+            let interesting = ctx
+                .kinds
+                .get(sym as usize)
+                .is_none_or(|k| k & (KIND_LIVEPATCH | KIND_ANNOTATED) != 0);
+            if sym != 0 && (interesting || is_klp_section) {
+                entries.push(i);
+            }
+        });
+    }
+    for entry in entries {
+        let Some(reloc) = section.relocs.get(entry) else {
             continue;
-        }
-        let here = || {
-            Problem::error("")
-                .section(sec_name.clone())
-                .offset(reloc.offset)
         };
-        let Some(sym) = module.symbol(reloc.sym) else {
+        let here = || Problem::error("").section(sec_name()).offset(reloc.offset);
+        // What the relocation loop needs of a symbol, from a flat vector:
+        // a module has up to hundreds of thousands of symbols.
+        let Some(&kind) = ctx.kinds.get(reloc.sym as usize) else {
             let mut p = here();
             p.message = format!("invalid symbol index {}", reloc.sym);
             plan.problems.push(p);
@@ -401,23 +625,24 @@ fn check_reloc_section(
         };
         // Names are decoded only for messages: most relocations have none.
         let problem = |msg: String| {
-            let mut p = here().symbol(sym.display_name());
+            let name = module
+                .symbol(reloc.sym)
+                .map(|s| s.display_name())
+                .unwrap_or_default();
+            let mut p = here().symbol(name);
             p.message = msg;
             p
         };
 
         if is_klp_section {
-            if sym.shndx != SHN_LIVEPATCH {
+            if kind & KIND_LIVEPATCH == 0 {
                 plan.problems.push(problem(
                     "relocation in a livepatch relocation section against a symbol that is \
                      not a livepatch symbol (SHN_LIVEPATCH)"
                         .to_string(),
                 ));
-            } else if let (Ok((obj, _)), Ok(target)) = (
-                names::parse_klp_rela(section.name),
-                names::parse_klp_symbol(sym.name),
-            ) {
-                if obj != names::VMLINUX && target.is_vmlinux() {
+            } else if let Some(obj) = &klp_object {
+                if obj != names::VMLINUX && ctx.klp_vmlinux.is_vmlinux(reloc.sym as usize) {
                     plan.problems.push(problem(format!(
                         "vmlinux symbol in module-specific livepatch relocation section; the \
                          kernel (since v5.8) requires it in a .klp.rela.vmlinux. section, not \
@@ -427,7 +652,7 @@ fn check_reloc_section(
             }
             continue;
         }
-        if sym.shndx == SHN_LIVEPATCH {
+        if kind & KIND_LIVEPATCH != 0 {
             plan.problems.push(problem(
                 "relocation against a livepatch symbol in an ordinary relocation section; \
                  the module loader would apply it with a bogus value"
@@ -435,9 +660,13 @@ fn check_reloc_section(
             ));
             continue;
         }
-        let Some(annotation) = annotations.get(&sym.index) else {
+        let Some(obj_id) = annotations.get(reloc.sym as usize) else {
             continue;
         };
+        let obj = annotations
+            .objects
+            .get(obj_id as usize)
+            .map_or(names::VMLINUX, String::as_str);
         if section.sh_type != oelf::SHT_RELA.0 {
             plan.problems.push(problem(
                 "annotated symbol referenced from a SHT_REL section; livepatch relocations \
@@ -452,7 +681,11 @@ fn check_reloc_section(
             ));
             continue;
         };
-        let target_name = target.display_name();
+        let (target_name, early, read_only) = facts.get_or_insert_with(|| {
+            let name = target.display_name();
+            let early = matches_early(&name);
+            (name, early, is_read_only(target))
+        });
         if !target.is_alloc() {
             plan.problems.push(problem(format!(
                 "annotated symbol referenced from non-allocated section {target_name}; the \
@@ -468,9 +701,8 @@ fn check_reloc_section(
             )));
             continue;
         }
-        let obj = annotation.rela_object();
         let late = obj != names::VMLINUX;
-        if late && matches_early(&target_name) {
+        if late && *early {
             plan.problems.push(problem(format!(
                 "module-specific livepatch relocation in {target_name}, which the kernel \
                  processes when the patch module loads, before {obj} relocations are applied; \
@@ -479,7 +711,7 @@ fn check_reloc_section(
             )));
             continue;
         }
-        if late && is_read_only(target) {
+        if late && *read_only {
             plan.problems.push(Problem {
                 severity: crate::error::Severity::Warning,
                 ..problem(format!(
@@ -501,58 +733,33 @@ fn check_reloc_section(
                 continue;
             }
         }
-        plan.moves.push(Move {
-            from: section.index,
-            entry,
-            target: target.index,
-            reloc: *reloc,
-            to: names::klp_rela_name(obj, target.name),
-        });
+        let dest = match local_dests.iter().find(|(o, _)| *o == obj_id) {
+            Some((_, d)) => *d,
+            None => {
+                let d = dests.get(module, plan, annotations, obj_id, target);
+                local_dests.push((obj_id, d));
+                d
+            }
+        };
+        // Sections and entries are counted in u32 by ELF itself (e_shnum
+        // extended through sh_size, r_sym): a module has fewer.
+        let (Ok(from), Ok(entry)) = (u32::try_from(section.index), u32::try_from(entry)) else {
+            plan.problems
+                .push(problem("too many sections or relocations".to_string()));
+            continue;
+        };
+        plan.moves.push(Move { from, entry, dest });
     }
 }
 
-/// Clear SHF_ALLOC in the header of section `index` of a copy of the file.
-///
-/// object::build::elf reads allocated relocation sections as dynamic
-/// relocations, which may not reference .symtab; livepatch relocation
-/// sections are allocated and do. The flag is restored after reading.
-fn clear_alloc_flag(data: &mut [u8], module: &Module<'_>, index: usize) -> Result<(), Error> {
-    let header = (index as u64)
-        .checked_mul(module.shentsize)
-        .and_then(|o| o.checked_add(module.shoff))
-        .and_then(|o| o.checked_add(8))
-        .ok_or_else(|| Error::Build("section header offset overflow".into()))?;
-    // sh_flags follows sh_name and sh_type; its least significant byte
-    // holds SHF_ALLOC.
-    let lsb = if module.big_endian {
-        header.checked_add(module.addr_size() - 1)
-    } else {
-        Some(header)
-    };
-    let byte = lsb
-        .and_then(|lsb| usize::try_from(lsb).ok())
-        .and_then(|i| data.get_mut(i))
-        .ok_or_else(|| Error::Build("section header outside the file".into()))?;
-    *byte &= !(oelf::SHF_ALLOC.0 as u8);
-    Ok(())
-}
-
-/// Apply `plan` to the file `data` (parsed as `module`).
-pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>, Error> {
-    // A copy of the file is needed only to clear flags in it.
-    let mut copy = std::borrow::Cow::Borrowed(data);
-    let mut realloc = Vec::new();
-    for s in &module.sections {
-        if s.is_reloc() && s.is_alloc() && s.link as usize == module.symtab {
-            clear_alloc_flag(copy.to_mut(), module, s.index)?;
-            realloc.push(s.index);
-        }
-    }
-    // object::build::elf trusts sh_addralign when laying out the output,
-    // padding the file to it. A linker places a section at an offset that
-    // is a multiple of its alignment, so an alignment beyond the file size
-    // (and the largest page size, 64 KiB) comes from a corrupt header and
-    // would make the output gigabytes of padding.
+/// Check that `module` can be laid out at all: alignments a linker could
+/// have made.
+fn check_alignments(data: &[u8], module: &Module<'_>) -> Result<(), Error> {
+    // The writer places each section at a multiple of its sh_addralign.
+    // A linker places a section at an offset that is a multiple of its
+    // alignment, so an alignment beyond the file size (and the largest page
+    // size, 64 KiB) comes from a corrupt header and would make the output
+    // gigabytes of padding.
     let max_align = (data.len() as u64).max(1 << 16);
     for s in &module.sections {
         if s.addralign > 1 && (!s.addralign.is_power_of_two() || s.addralign > max_align) {
@@ -563,10 +770,9 @@ pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>,
             )));
         }
     }
-    // Each alignment may be fine and their sum not: the writer pads every
-    // section with file contents to its alignment, so 200 sections aligned
-    // to the size of an 11 MB file made a 2.1 GB output. A linker's output
-    // holds that padding already; allow as much again, plus 1 MiB.
+    // Each alignment may be fine and their sum not: 200 sections aligned
+    // to the size of an 11 MB file would make a 2.1 GB output. A linker's
+    // output holds that padding already; allow as much again, plus 1 MiB.
     let padding: u64 = module
         .sections
         .iter()
@@ -581,26 +787,62 @@ pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>,
              sh_addralign values"
         )));
     }
-    // The writer is not expected to panic, but a module must never be
-    // lost to a bug in it: turn a panic into an error.
-    let result = std::panic::catch_unwind(|| rewrite_with_builder(&copy, module, plan, &realloc));
-    let out = match result {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(Error::Build(
-                "internal error in the ELF writer (object::build::elf)".to_string(),
-            ))
-        }
-    };
+    Ok(())
+}
+
+/// Lay out the conversion of the file `data` (parsed as `module`) by
+/// `plan`: checked, bounded in size, ready to be written with
+/// [`Output::emit`].
+pub fn layout<'a, 'data>(
+    data: &'data [u8],
+    module: &'a Module<'data>,
+    plan: &'a Plan,
+) -> Result<Output<'a, 'data>, Error> {
+    check_alignments(data, module)?;
+    let layout = Layout::new(data, module, plan)?;
     let max = max_output(data.len() as u64);
-    if out.len() as u64 > max {
+    if layout.size() > max {
         return Err(Error::Build(format!(
             "the output would be {} bytes, more than the {max} bytes (twice the input + 4 \
              MiB) a conversion may produce",
-            out.len()
+            layout.size()
         )));
     }
-    Ok(out)
+    Ok(Output(layout))
+}
+
+/// A conversion laid out by [`layout`].
+pub struct Output<'a, 'data>(Layout<'a, 'data>);
+
+impl Output<'_, '_> {
+    /// The size of the file in bytes.
+    pub fn size(&self) -> u64 {
+        self.0.size()
+    }
+
+    /// The self-check: nothing annotated is left in the output. Reads
+    /// each symbol and relocation once, writes nothing.
+    pub fn check(&self) -> Result<(), Error> {
+        self.0.check()
+    }
+
+    /// Write the file to `w` in one pass.
+    pub fn emit(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.0.emit(w)
+    }
+}
+
+/// Apply `plan` to the file `data` (parsed as `module`), in memory.
+pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>, Error> {
+    let out = layout(data, module, plan)?;
+    out.check()?;
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(out.size()).unwrap_or(usize::MAX))
+        .map_err(|e| Error::Build(format!("cannot allocate the output: {e}")))?;
+    out.emit(&mut bytes)
+        .map_err(|e| Error::Build(format!("cannot write the output: {e}")))?;
+    Ok(bytes)
 }
 
 /// Alignment padding allowed beyond the input's size.
@@ -611,162 +853,6 @@ const PADDING_MARGIN: u64 = 1 << 20;
 /// is about the input's size).
 pub fn max_output(input: u64) -> u64 {
     input.saturating_mul(2).saturating_add(4 << 20)
-}
-
-fn rewrite_with_builder(
-    copy: &[u8],
-    module: &Module<'_>,
-    plan: &Plan,
-    realloc: &[usize],
-) -> Result<Vec<u8>, Error> {
-    let mut builder = Builder::read(copy)
-        .map_err(|e| Error::Build(format!("object::build::elf cannot read the file: {e}")))?;
-    for s in builder.sections.iter_mut() {
-        if s.sh_addralign == 0 {
-            s.sh_addralign = 1;
-        }
-    }
-
-    let section_ids: Vec<SectionId> = builder.sections.iter().map(|s| s.id()).collect();
-    let symbol_ids: Vec<SymbolId> = builder.symbols.iter().map(|s| s.id()).collect();
-    let section_id = |index: usize| -> Result<SectionId, Error> {
-        index
-            .checked_sub(1)
-            .and_then(|i| section_ids.get(i))
-            .copied()
-            .ok_or_else(|| Error::Build(format!("no section with index {index}")))
-    };
-    let symbol_id = |index: usize| -> Result<SymbolId, Error> {
-        index
-            .checked_sub(1)
-            .and_then(|i| symbol_ids.get(i))
-            .copied()
-            .ok_or_else(|| Error::Build(format!("no symbol with index {index}")))
-    };
-
-    for &index in realloc {
-        let s = builder.sections.get_mut(section_id(index)?);
-        s.sh_flags = oelf::SectionFlags(s.sh_flags.0 | oelf::SHF_ALLOC.0);
-    }
-    // Keep sh_info of relocation sections right when section indices change,
-    // even where SHF_INFO_LINK is missing.
-    for s in &module.sections {
-        if s.is_reloc() && s.info != 0 {
-            let id = section_id(s.info as usize)?;
-            let section = builder.sections.get_mut(section_id(s.index)?);
-            if section.sh_info_section.is_none() {
-                section.sh_info_section = Some(id);
-            }
-        }
-    }
-
-    for change in &plan.symbols {
-        let sym = builder.symbols.get_mut(symbol_id(change.index)?);
-        sym.name = change.new_name().into_bytes().into();
-        sym.section = None;
-        sym.st_shndx = oelf::SymbolSection(SHN_LIVEPATCH);
-        sym.set_st_info(oelf::STB_GLOBAL, oelf::STT_NOTYPE);
-        sym.st_value = 0;
-        sym.st_size = 0;
-    }
-
-    // Take the moved entries out of their sections.
-    let mut by_section: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
-    for m in &plan.moves {
-        by_section.entry(m.from).or_default().insert(m.entry);
-    }
-    let mut moved: BTreeMap<(usize, usize), object::build::elf::Relocation> = BTreeMap::new();
-    for (from, entries) in &by_section {
-        let expected = module.section(*from).map(|s| s.relocs.len()).unwrap_or(0);
-        let section = builder.sections.get_mut(section_id(*from)?);
-        let SectionData::Relocation(relocs) = &mut section.data else {
-            return Err(Error::Build(format!(
-                "section {} is not a relocation section against .symtab",
-                section.name
-            )));
-        };
-        if relocs.len() != expected {
-            return Err(Error::Build(format!(
-                "section {}: {} relocations read, {} expected",
-                section.name,
-                relocs.len(),
-                expected
-            )));
-        }
-        let old = std::mem::take(relocs);
-        for (i, r) in old.into_iter().enumerate() {
-            if entries.contains(&i) {
-                moved.insert((*from, i), r);
-            } else {
-                relocs.push(r);
-            }
-        }
-        if relocs.is_empty() {
-            section.delete = true;
-        }
-    }
-
-    // Put them into livepatch relocation sections, existing or new, in
-    // the order of the input.
-    let symtab = section_id(module.symtab)?;
-    // Group the moves by destination in one pass (a module may have
-    // thousands of sections and 100k relocations: no nested scans), in
-    // the order of first appearance.
-    let mut order: Vec<(&[u8], usize)> = Vec::new();
-    let mut groups: HashMap<(&[u8], usize), Vec<object::build::elf::Relocation>> = HashMap::new();
-    for m in &plan.moves {
-        let key = (m.to.as_slice(), m.target);
-        let group = groups.entry(key).or_insert_with(|| {
-            order.push(key);
-            Vec::new()
-        });
-        if let Some(r) = moved.remove(&(m.from, m.entry)) {
-            group.push(r);
-        }
-    }
-    let mut livepatch_sections: HashMap<(&[u8], usize), usize> = HashMap::new();
-    for s in module.sections.iter().filter(|s| s.is_livepatch()) {
-        livepatch_sections
-            .entry((s.name, s.info as usize))
-            .or_insert(s.index);
-    }
-    for key in order {
-        let (name, target) = key;
-        let relocs = groups.remove(&key).unwrap_or_default();
-        let existing = livepatch_sections.get(&key).copied();
-        if let Some(index) = existing {
-            let section = builder.sections.get_mut(section_id(index)?);
-            if let SectionData::Relocation(old) = &mut section.data {
-                old.extend(relocs);
-                continue;
-            }
-            return Err(Error::Build(format!(
-                "cannot append to livepatch relocation section {}",
-                section.name
-            )));
-        }
-        let target_id = section_id(target)?;
-        let entsize = module.rela_entsize();
-        let align = module.addr_size();
-        let section = builder.sections.add();
-        section.name = name.to_vec().into();
-        section.sh_type = oelf::SHT_RELA;
-        section.sh_flags =
-            oelf::SectionFlags(oelf::SHF_ALLOC.0 | oelf::SHF_INFO_LINK.0 | SHF_RELA_LIVEPATCH);
-        section.sh_link_section = Some(symtab);
-        section.sh_info_section = Some(target_id);
-        section.sh_addralign = align;
-        section.sh_entsize = entsize;
-        section.data = SectionData::Relocation(relocs);
-    }
-
-    // The writer reserves the exact size; a capacity given here would
-    // make that reserve double it.
-    let mut out = Vec::new();
-    builder
-        .write(&mut out)
-        .map_err(|e| Error::Build(format!("object::build::elf cannot write the file: {e}")))?;
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -809,10 +895,13 @@ mod tests {
         );
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.symbols.len(), 1);
-        assert_eq!(p.symbols[0].new_name(), ".klp.sym.vmlinux.x,0");
+        assert_eq!(p.new_name(&p.symbols[0]), ".klp.sym.vmlinux.x,0");
         assert_eq!(p.moves.len(), 2);
         assert_eq!(p.moves[1].entry, 1);
-        assert_eq!(p.moves[0].to, b".klp.rela.vmlinux..text");
+        assert_eq!(
+            p.dests[p.moves[0].dest as usize].name,
+            b".klp.rela.vmlinux..text"
+        );
     }
 
     #[test]

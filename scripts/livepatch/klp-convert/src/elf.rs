@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! A read-only view of a relocatable ELF file (a kernel module).
+//! The one ELF reader: a read-only view of an ELF file of either class and
+//! byte order, built with object::read::elf, which accepts any well-formed
+//! file, so that listing and validation work on every module.
 //!
-//! Built with object::read::elf, which accepts any well-formed ELF file,
-//! so that listing and validation work on every module, including ones the
-//! rewriting layer (object::build::elf) cannot represent.
+//! It is generic over its byte source (object's `ReadRef`): a module is read
+//! whole and viewed in place ([`Module::parse`]: every section's contents,
+//! relocations decoded on access, nothing copied), while a symbol map such
+//! as a large vmlinux is read through object's `ReadCache`
+//! ([`Module::parse_symbols`]: the section headers, the symbol table, its
+//! string table and .modinfo only, so that debug information is never
+//! read).
 
 use object::elf;
 use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader, Sym as _};
-use object::Endianness;
+use object::{Endianness, ReadRef};
 
 use crate::error::ReadError;
 
@@ -29,6 +35,161 @@ pub struct Reloc {
     pub addend: i64,
 }
 
+/// The entries of a relocation section, in the file's own layout.
+#[derive(Debug, Clone, Copy)]
+enum Table<'data> {
+    None,
+    Rel32(&'data [elf::Rel32<Endianness>]),
+    Rela32(&'data [elf::Rela32<Endianness>]),
+    Rel64(&'data [elf::Rel64<Endianness>]),
+    Rela64(&'data [elf::Rela64<Endianness>]),
+}
+
+/// The entries of a SHT_REL or SHT_RELA section, decoded on access: a view
+/// of the file's bytes, never a copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Relocs<'data> {
+    table: Table<'data>,
+    endian: Endianness,
+    mips64el: bool,
+}
+
+impl<'data> Relocs<'data> {
+    const EMPTY: Relocs<'static> = Relocs {
+        table: Table::None,
+        endian: Endianness::Little,
+        mips64el: false,
+    };
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        match self.table {
+            Table::None => 0,
+            Table::Rel32(t) => t.len(),
+            Table::Rela32(t) => t.len(),
+            Table::Rel64(t) => t.len(),
+            Table::Rela64(t) => t.len(),
+        }
+    }
+
+    /// True if there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `i`, decoded.
+    pub fn get(&self, i: usize) -> Option<Reloc> {
+        let e = self.endian;
+        Some(match self.table {
+            Table::None => return None,
+            Table::Rel32(t) => {
+                let r = t.get(i)?;
+                Reloc {
+                    offset: r.r_offset(e).into(),
+                    sym: r.r_sym(e),
+                    r_type: r.r_type(e).0,
+                    addend: 0,
+                }
+            }
+            Table::Rela32(t) => {
+                let r = t.get(i)?;
+                Reloc {
+                    offset: r.r_offset(e).into(),
+                    sym: r.r_sym(e),
+                    r_type: r.r_type(e).0,
+                    addend: r.r_addend(e).into(),
+                }
+            }
+            Table::Rel64(t) => {
+                let r = t.get(i)?;
+                Reloc {
+                    offset: r.r_offset(e),
+                    sym: r.r_sym(e),
+                    r_type: r.r_type(e).0,
+                    addend: 0,
+                }
+            }
+            Table::Rela64(t) => {
+                let r = t.get(i)?;
+                Reloc {
+                    offset: r.r_offset(e),
+                    sym: r.r_sym(e, self.mips64el),
+                    r_type: r.r_type(e, self.mips64el).0,
+                    addend: r.r_addend(e),
+                }
+            }
+        })
+    }
+
+    /// Call `f` with the index and the symbol of every entry, in order:
+    /// the cheap way through a large section.
+    pub fn for_each_sym(&self, mut f: impl FnMut(usize, u32)) {
+        let e = self.endian;
+        match self.table {
+            Table::None => {}
+            Table::Rel32(t) => t.iter().enumerate().for_each(|(i, r)| f(i, r.r_sym(e))),
+            Table::Rela32(t) => t.iter().enumerate().for_each(|(i, r)| f(i, r.r_sym(e))),
+            Table::Rel64(t) => t.iter().enumerate().for_each(|(i, r)| f(i, r.r_sym(e))),
+            Table::Rela64(t) => t
+                .iter()
+                .enumerate()
+                .for_each(|(i, r)| f(i, r.r_sym(e, self.mips64el))),
+        }
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> RelocIter<'data> {
+        RelocIter {
+            relocs: *self,
+            next: 0,
+        }
+    }
+
+    /// The raw bytes of entry `i` as they are in the file.
+    pub fn raw(&self, i: usize) -> Option<&'data [u8]> {
+        match self.table {
+            Table::None => None,
+            Table::Rel32(t) => t.get(i).map(object::pod::bytes_of),
+            Table::Rela32(t) => t.get(i).map(object::pod::bytes_of),
+            Table::Rel64(t) => t.get(i).map(object::pod::bytes_of),
+            Table::Rela64(t) => t.get(i).map(object::pod::bytes_of),
+        }
+    }
+}
+
+/// An iterator over [`Relocs`].
+#[derive(Debug, Clone)]
+pub struct RelocIter<'data> {
+    relocs: Relocs<'data>,
+    next: usize,
+}
+
+impl Iterator for RelocIter<'_> {
+    type Item = Reloc;
+
+    fn next(&mut self) -> Option<Reloc> {
+        let r = self.relocs.get(self.next)?;
+        self.next += 1;
+        Some(r)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.relocs.len().saturating_sub(self.next);
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for RelocIter<'_> {}
+
+impl<'data> IntoIterator for &Relocs<'data> {
+    type Item = Reloc;
+    type IntoIter = RelocIter<'data>;
+
+    fn into_iter(self) -> RelocIter<'data> {
+        self.iter()
+    }
+}
+
 /// One section header, with its contents where they matter.
 #[derive(Debug, Clone)]
 pub struct Section<'data> {
@@ -36,10 +197,16 @@ pub struct Section<'data> {
     pub index: usize,
     /// Name.
     pub name: &'data [u8],
+    /// sh_name: the name's offset in the section name string table.
+    pub name_offset: u32,
     /// sh_type.
     pub sh_type: u32,
     /// sh_flags.
     pub flags: u64,
+    /// sh_addr.
+    pub addr: u64,
+    /// sh_offset.
+    pub offset: u64,
     /// sh_link.
     pub link: u32,
     /// sh_info.
@@ -50,10 +217,12 @@ pub struct Section<'data> {
     pub entsize: u64,
     /// sh_size.
     pub size: u64,
-    /// Contents (None for SHT_NOBITS).
+    /// Contents: None for SHT_NOBITS, and for the sections
+    /// [`Module::parse_symbols`] does not read.
     pub data: Option<&'data [u8]>,
-    /// Parsed entries of a SHT_REL or SHT_RELA section.
-    pub relocs: Vec<Reloc>,
+    /// The entries of a SHT_REL or SHT_RELA section (none where
+    /// [`Module::parse_symbols`] read the headers only).
+    pub relocs: Relocs<'data>,
 }
 
 impl Section<'_> {
@@ -85,6 +254,8 @@ pub struct Symbol<'data> {
     pub index: usize,
     /// Name.
     pub name: &'data [u8],
+    /// st_name: the name's offset in the string table.
+    pub name_offset: u32,
     /// Raw st_shndx.
     pub shndx: u16,
     /// Section index with SHN_XINDEX resolved; None if undefined or special.
@@ -113,7 +284,7 @@ impl Symbol<'_> {
     }
 }
 
-/// A parsed relocatable ELF file.
+/// A parsed ELF file.
 #[derive(Debug)]
 pub struct Module<'data> {
     /// True for ELFCLASS64.
@@ -130,20 +301,41 @@ pub struct Module<'data> {
     pub symbols: Vec<Symbol<'data>>,
     /// Index of the .symtab section (0 if none).
     pub symtab: usize,
+    /// Index of the SHT_SYMTAB_SHNDX section of .symtab (0 if none).
+    pub symtab_shndx: usize,
+    /// Index of the section name string table (SHN_XINDEX resolved).
+    pub shstrndx: usize,
     /// File offset of the section header table.
     pub shoff: u64,
     /// Size of one section header.
     pub shentsize: u64,
+    /// Number of program headers (none in a relocatable module).
+    pub phnum: u16,
+}
+
+/// What [`read`] takes from the file besides the headers and the symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contents {
+    /// Every section's contents and relocations.
+    All,
+    /// Only the contents of the symbol table, its string table, its
+    /// SHT_SYMTAB_SHNDX section and .modinfo.
+    Symbols,
 }
 
 impl<'data> Module<'data> {
-    /// Parse `data` as an ELF file of either class and byte order.
+    /// Parse `data` as an ELF file of either class and byte order, with
+    /// every section's contents.
     pub fn parse(data: &'data [u8]) -> Result<Self, ReadError> {
-        match object::FileKind::parse(data) {
-            Ok(object::FileKind::Elf32) => parse_class::<elf::FileHeader32<Endianness>>(data),
-            Ok(object::FileKind::Elf64) => parse_class::<elf::FileHeader64<Endianness>>(data),
-            _ => Err(ReadError::new("not an ELF file")),
-        }
+        read(data, Contents::All)
+    }
+
+    /// Parse the section headers and the symbol table of the ELF file
+    /// `data` (a slice, or object's `ReadCache` of a file); of the contents
+    /// only the symbol table, its string table and .modinfo are read, and
+    /// no relocations.
+    pub fn parse_symbols<R: ReadRef<'data>>(data: R) -> Result<Self, ReadError> {
+        read(data, Contents::Symbols)
     }
 
     /// The section with header index `index`.
@@ -195,19 +387,80 @@ impl<'data> Module<'data> {
     }
 }
 
-fn parse_class<'data, Elf>(data: &'data [u8]) -> Result<Module<'data>, ReadError>
+fn read<'data, R: ReadRef<'data>>(data: R, contents: Contents) -> Result<Module<'data>, ReadError> {
+    match object::FileKind::parse(data) {
+        Ok(object::FileKind::Elf32) => {
+            read_class::<elf::FileHeader32<Endianness>, R>(data, contents)
+        }
+        Ok(object::FileKind::Elf64) => {
+            read_class::<elf::FileHeader64<Endianness>, R>(data, contents)
+        }
+        _ => Err(ReadError::new("not an ELF file")),
+    }
+}
+
+/// The entries of `shdr`, viewed in the file's layout.
+fn relocs<'data, Elf, R>(
+    shdr: &Elf::SectionHeader,
+    endian: Endianness,
+    data: R,
+) -> Result<Table<'data>, ReadError>
 where
     Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    use object::pod::{bytes_of_slice, slice_from_all_bytes};
+    let bytes = if let Some((rela, _)) = shdr.rela(endian, data)? {
+        (true, bytes_of_slice(rela))
+    } else if let Some((rel, _)) = shdr.rel(endian, data)? {
+        (false, bytes_of_slice(rel))
+    } else {
+        return Ok(Table::None);
+    };
+    let bad = |_| ReadError::new("relocation entries are misaligned");
+    // The same bytes object just read as this class's entries.
+    Ok(match (Elf::is_type_64_sized(), bytes) {
+        (false, (false, b)) => Table::Rel32(slice_from_all_bytes(b).map_err(bad)?),
+        (false, (true, b)) => Table::Rela32(slice_from_all_bytes(b).map_err(bad)?),
+        (true, (false, b)) => Table::Rel64(slice_from_all_bytes(b).map_err(bad)?),
+        (true, (true, b)) => Table::Rela64(slice_from_all_bytes(b).map_err(bad)?),
+    })
+}
+
+fn read_class<'data, Elf, R>(data: R, contents: Contents) -> Result<Module<'data>, ReadError>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
 {
     let header = Elf::parse(data)?;
     let endian = header.endian()?;
-    let is_mips64el = header.is_mips64el(endian);
+    let mips64el = header.is_mips64el(endian);
     let table = header.sections(endian, data)?;
     let symtab = table.symbols(endian, data, elf::SHT_SYMTAB)?;
 
+    // The string table is read once and names are sliced from it: through
+    // a cache, a read per name would cost a lookup (and an entry) each.
+    let strtab: &'data [u8] = if symtab.is_empty() {
+        &[]
+    } else {
+        table
+            .section(symtab.string_section())?
+            .data(endian, data)
+            .map_err(|_| ReadError::new("symbol string table: contents lie outside the file"))?
+    };
     let mut symbols = Vec::with_capacity(symtab.len());
     for (index, sym) in symtab.enumerate() {
-        let name = symtab.symbol_name(endian, sym)?;
+        let name_offset = sym.st_name(endian);
+        let name = strtab
+            .get(name_offset as usize..)
+            .and_then(|rest| std::ffi::CStr::from_bytes_until_nul(rest).ok())
+            .map(std::ffi::CStr::to_bytes)
+            .ok_or_else(|| {
+                ReadError::new(format!(
+                    "symbol {}: name offset 0x{name_offset:x} outside the string table",
+                    index.0
+                ))
+            })?;
         let section = symtab
             .symbol_section(endian, sym, index)?
             .map(|s| s.0)
@@ -215,6 +468,7 @@ where
         symbols.push(Symbol {
             index: index.0,
             name,
+            name_offset,
             shndx: sym.st_shndx(endian).0,
             section,
             bind: sym.st_bind().0,
@@ -225,53 +479,52 @@ where
         });
     }
 
+    let symtab_index = symtab.section().0;
+    let strtab_index = symtab.string_section().0;
+    let shndx_index = symtab.shndx_section().0;
     let mut sections = Vec::with_capacity(table.len());
     for (index, shdr) in table.enumerate() {
         let name = table.section_name(endian, shdr)?;
         let sh_type = shdr.sh_type(endian);
-        let contents = if sh_type == elf::SHT_NOBITS {
+        let wanted = contents == Contents::All
+            || (index.0 != 0
+                && (index.0 == symtab_index
+                    || index.0 == strtab_index
+                    || index.0 == shndx_index
+                    || name == b".modinfo"));
+        let contents_of = if sh_type == elf::SHT_NOBITS || !wanted {
             None
         } else {
             Some(shdr.data(endian, data).map_err(|_| {
                 ReadError::new(format!(
                     "section {}: contents lie outside the file",
-                    String::from_utf8_lossy(name)
+                    crate::error::escape_bytes(name)
                 ))
             })?)
         };
-        let mut relocs = Vec::new();
-        if let Some((rela, _)) = shdr.rela(endian, data)? {
-            relocs.reserve(rela.len());
-            for r in rela {
-                relocs.push(Reloc {
-                    offset: r.r_offset(endian).into(),
-                    sym: r.r_sym(endian, is_mips64el),
-                    r_type: r.r_type(endian, is_mips64el).0,
-                    addend: r.r_addend(endian).into(),
-                });
+        let relocs = if contents == Contents::All {
+            Relocs {
+                table: relocs::<Elf, R>(shdr, endian, data)?,
+                endian,
+                mips64el,
             }
-        } else if let Some((rel, _)) = shdr.rel(endian, data)? {
-            relocs.reserve(rel.len());
-            for r in rel {
-                relocs.push(Reloc {
-                    offset: r.r_offset(endian).into(),
-                    sym: r.r_sym(endian),
-                    r_type: r.r_type(endian).0,
-                    addend: 0,
-                });
-            }
-        }
+        } else {
+            Relocs::EMPTY
+        };
         sections.push(Section {
             index: index.0,
             name,
+            name_offset: shdr.sh_name(endian),
             sh_type: sh_type.0,
             flags: shdr.sh_flags(endian).0,
+            addr: shdr.sh_addr(endian).into(),
+            offset: shdr.sh_offset(endian).into(),
             link: shdr.sh_link(endian),
             info: shdr.sh_info(endian),
             addralign: shdr.sh_addralign(endian).into(),
             entsize: shdr.sh_entsize(endian).into(),
             size: shdr.sh_size(endian).into(),
-            data: contents,
+            data: contents_of,
             relocs,
         });
     }
@@ -283,12 +536,14 @@ where
         machine: header.e_machine(endian).0,
         sections,
         symbols,
-        symtab: symtab.section().0,
+        symtab: symtab_index,
+        symtab_shndx: shndx_index,
+        shstrndx: header.shstrndx(endian, data)? as usize,
         shoff: header.e_shoff(endian).into(),
         shentsize: header.e_shentsize(endian).into(),
+        phnum: header.e_phnum(endian),
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,7 +567,7 @@ mod tests {
         let rela = m.section_by_name(b".rela.text").unwrap();
         assert!(rela.is_reloc() && !rela.is_alloc() && !rela.is_livepatch());
         assert_eq!(rela.relocs.len(), 1);
-        let r = rela.relocs[0];
+        let r = rela.relocs.get(0).unwrap();
         assert_eq!((r.offset, r.r_type, r.addend), (4, 2, -4));
         let sym = m.symbol(r.sym).unwrap();
         assert_eq!(sym.name, b".klp.sym.rela.vmlinux.vmlinux.x,0");

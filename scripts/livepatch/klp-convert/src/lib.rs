@@ -4,14 +4,16 @@
 //!
 //! Layers, one job per file:
 //! - [`names`]: the `.klp.sym.rela.`, `.klp.sym.` and `.klp.rela.` names;
-//! - [`elf`]: a read-only view of the input (object::read::elf);
+//! - [`elf`]: the one ELF reader (object::read::elf), over a module in
+//!   memory or a cached file (vmlinux);
 //! - [`arch`]: per-architecture relocation rules;
-//! - [`convert`]: validation, the conversion plan and the rewrite
-//!   (object::build::elf);
+//! - [`convert`]: validation, the conversion plan and the layout of the
+//!   result, written by a direct writer (`write`) over the input's bytes;
 //! - [`symmap`]: the target kernel's symbols, read from [`symmap_text`]
 //!   (System.map, /proc/kallsyms), [`symmap_elf`] (vmlinux, modules) and
-//!   [`symmap_tree`] (/lib/modules/<release>); [`symmap_check`] checks
-//!   annotations against them and infers what they leave out;
+//!   [`symmap_tree`] (/lib/modules/<release>), which produce [`objsyms`]
+//!   and import nothing above it; [`symmap_check`] checks annotations
+//!   against them and infers what they leave out;
 //! - [`list`], [`dump`]: text views of a module;
 //! - [`output`]: atomic file replacement, of regular files only, with
 //!   the fs.protected_symlinks rule for links;
@@ -26,6 +28,7 @@ pub mod elf;
 pub mod error;
 pub mod list;
 pub mod names;
+pub mod objsyms;
 pub mod output;
 pub mod symmap;
 pub mod symmap_check;
@@ -35,6 +38,7 @@ pub mod symmap_tree;
 pub mod sys;
 #[cfg(test)]
 mod testutil;
+mod write;
 
 use std::path::PathBuf;
 
@@ -171,18 +175,10 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         });
     }
 
-    let converted = convert::rewrite(&data, &module, &plan)?;
-    // The result must pass the same checks and need no further conversion.
-    let check = Module::parse(&converted)
-        .map_err(|e| Error::Build(format!("internal error: output does not parse: {e}")))?;
-    let recheck = convert::plan(&check);
-    if !recheck.is_empty() || recheck.has_errors() {
-        let what: Vec<String> = recheck.problems.iter().map(|p| p.to_string()).collect();
-        return Err(Error::Build(format!(
-            "internal error: the converted module fails validation: {}",
-            what.join("; ")
-        )));
-    }
+    // Laid out, checked (nothing annotated is left), then written in one
+    // pass; --dry-run goes as far as the check.
+    let converted = convert::layout(&data, &module, &plan)?;
+    converted.check()?;
 
     let mut lines = Vec::new();
     if opts.verbose {
@@ -199,7 +195,9 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         }
     }
     if !opts.dry_run {
-        output::write_atomic(&dest, &converted, &opts.input)?;
+        output::write_atomic_with(&dest, &opts.input, converted.size(), &mut |w| {
+            converted.emit(w)
+        })?;
     }
     Ok(Report {
         outcome: Outcome::Converted {

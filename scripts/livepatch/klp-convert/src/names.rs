@@ -122,7 +122,19 @@ pub struct SymbolRef {
 impl SymbolRef {
     /// The name of the livepatch symbol: `.klp.sym.<obj>.<sym>,<pos>`.
     pub fn klp_symbol_name(&self) -> String {
-        format!("{SYMBOL_PREFIX}{}.{},{}", self.object, self.name, self.pos)
+        let mut name = String::new();
+        self.push_klp_symbol_name(&mut name);
+        name
+    }
+
+    /// Append the name of the livepatch symbol to `out`.
+    pub fn push_klp_symbol_name(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(
+            out,
+            "{SYMBOL_PREFIX}{}.{},{}",
+            self.object, self.name, self.pos
+        );
     }
 
     /// True if the symbol belongs to vmlinux.
@@ -165,10 +177,12 @@ pub fn check_object(obj: &str) -> Result<(), NameError> {
     if obj.len() > MAX_OBJECT_LEN {
         return Err(NameError::ObjectTooLong(obj.len()));
     }
-    if let Some(c) = obj
-        .chars()
-        .find(|c| matches!(c, '.' | ',' | '-' | '*') || c.is_whitespace() || c.is_control())
-    {
+    let bad = |c: char| matches!(c, '.' | ',' | '-' | '*') || c.is_whitespace() || c.is_control();
+    // Names are ASCII: bytes are enough unless they are not.
+    let clean = obj
+        .bytes()
+        .all(|b| b > b' ' && b < 0x7f && !matches!(b, b'.' | b',' | b'-' | b'*'));
+    if let Some(c) = obj.chars().find(|c| !clean && bad(*c)) {
         return Err(NameError::ObjectChar(c));
     }
     Ok(())
@@ -182,10 +196,9 @@ pub fn check_symbol(sym: &str) -> Result<(), NameError> {
     if sym.len() > MAX_SYMBOL_LEN {
         return Err(NameError::SymbolTooLong(sym.len()));
     }
-    if let Some(c) = sym
-        .chars()
-        .find(|c| *c == ',' || c.is_whitespace() || c.is_control())
-    {
+    let bad = |c: char| c == ',' || c.is_whitespace() || c.is_control();
+    let clean = sym.bytes().all(|b| b > b' ' && b < 0x7f && b != b',');
+    if let Some(c) = sym.chars().find(|c| !clean && bad(*c)) {
         return Err(NameError::SymbolChar(c));
     }
     Ok(())
@@ -253,11 +266,16 @@ pub struct Request {
 impl Request {
     /// The annotation if nothing is left to infer.
     pub fn explicit(&self) -> Option<Annotation> {
+        self.clone().into_explicit()
+    }
+
+    /// [`Request::explicit`], consuming the request.
+    pub fn into_explicit(self) -> Option<Annotation> {
         Some(Annotation {
-            patched: self.patched.clone(),
+            patched: self.patched,
             target: SymbolRef {
-                object: self.object.clone()?,
-                name: self.name.clone(),
+                object: self.object?,
+                name: self.name,
                 pos: self.pos?,
             },
         })
@@ -306,7 +324,9 @@ pub fn parse_request(name: &[u8]) -> Result<Request, NameError> {
 /// Parse `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>`; a name that
 /// leaves the object or position to infer is [`NameError::NeedsMap`].
 pub fn parse_annotation(name: &[u8]) -> Result<Annotation, NameError> {
-    parse_request(name)?.explicit().ok_or(NameError::NeedsMap)
+    parse_request(name)?
+        .into_explicit()
+        .ok_or(NameError::NeedsMap)
 }
 
 /// Parse `.klp.sym.<sym_obj>.<sym>,<pos>`.

@@ -157,6 +157,23 @@ fn resolve(dest: &Path) -> Result<PathBuf, WriteError> {
 /// Write `bytes` to `dest` atomically, with the permission bits of
 /// `perms_from`.
 pub fn write_atomic(dest: &Path, bytes: &[u8], perms_from: &Path) -> Result<(), WriteError> {
+    write_atomic_with(dest, perms_from, bytes.len() as u64, &mut |w| {
+        w.write_all(bytes)
+    })
+}
+
+/// Buffer of the writer [`write_atomic_with`] hands out: large slices
+/// (the input's sections) go straight to the file.
+const WRITE_BUFFER: usize = 256 << 10;
+
+/// Write the `size` bytes `fill` produces to `dest` atomically, with the
+/// permission bits of `perms_from`; `fill` writes the file front to back.
+pub fn write_atomic_with(
+    dest: &Path,
+    perms_from: &Path,
+    size: u64,
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let dest = resolve(dest)?;
     let dest = dest.as_path();
     match fs::symlink_metadata(dest) {
@@ -199,7 +216,7 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], perms_from: &Path) -> Result<(), 
             Err(e) => return Err(err("cannot create temporary file", &path, e)),
         }
     };
-    write_all(&mut file, bytes).map_err(|e| err("cannot write", &temp.path, e))?;
+    write_all(&mut file, size, fill).map_err(|e| err("cannot write", &temp.path, e))?;
     hold_for_tests();
     file.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| err("cannot chmod", &temp.path, e))?;
@@ -211,9 +228,43 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], perms_from: &Path) -> Result<(), 
     Ok(())
 }
 
-fn write_all(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
-    file.write_all(bytes)?;
-    file.flush()
+fn write_all(
+    file: &mut File,
+    size: u64,
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(WRITE_BUFFER, &mut *file);
+    let mut counted = Counted {
+        inner: &mut w,
+        n: 0,
+    };
+    fill(&mut counted)?;
+    let n = counted.n;
+    w.flush()?;
+    if n != size {
+        return Err(std::io::Error::other(format!(
+            "internal error: {n} bytes written, {size} expected"
+        )));
+    }
+    Ok(())
+}
+
+/// A writer that counts what goes through it.
+struct Counted<'a> {
+    inner: &'a mut dyn Write,
+    n: u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// For the signal tests: wait `KLP_CONVERT_TEST_HOLD_TEMP_MS` (at most

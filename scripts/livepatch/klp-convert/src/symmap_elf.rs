@@ -16,11 +16,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use object::elf;
-use object::read::elf::{FileHeader, SectionHeader, Sym as _};
-use object::{Endianness, ReadRef};
+use object::ReadRef;
+
+use crate::elf::Module;
 
 use crate::names::VMLINUX;
-use crate::symmap::{
+use crate::objsyms::{
     module_name_of, Compression, Entry, Kind, ObjectSymbols, Str, SymMapError, FLAG_CORE, FLAG_INIT,
 };
 
@@ -34,32 +35,18 @@ const NOT_IN_KALLSYMS: &[&str] = &[
     "__kcfi_typeid_",
 ];
 
-struct SectionInfo {
-    flags: u64,
-    nobits: bool,
-    init: bool,
-    percpu: bool,
-}
-
 struct Raw {
     strtab: Vec<u8>,
     entries: Vec<Entry>,
     modinfo_name: Option<String>,
 }
 
-fn read_raw<'d, Elf, R>(path: &Path, data: R, module: bool) -> Result<Raw, SymMapError>
-where
-    Elf: FileHeader<Endian = Endianness>,
-    R: ReadRef<'d>,
-{
-    let err = |e: object::read::Error| SymMapError::new(path, format!("cannot parse ELF: {e}"));
-    let header = Elf::parse(data).map_err(err)?;
-    let endian = header.endian().map_err(err)?;
-    let sections = header.sections(endian, data).map_err(err)?;
-    let symtab = sections
-        .symbols(endian, data, elf::SHT_SYMTAB)
-        .map_err(err)?;
-    if symtab.is_empty() {
+/// The symbols of the ELF file `data` (a module in memory, or a vmlinux
+/// through a cache), read with [`crate::elf`].
+fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Raw, SymMapError> {
+    let elf = Module::parse_symbols(data)
+        .map_err(|e| SymMapError::new(path, format!("cannot parse ELF: {e}")))?;
+    if elf.symbols.len() <= 1 {
         let hint = if module {
             "a module without symbols"
         } else {
@@ -71,112 +58,79 @@ where
             format!("no symbol table (.symtab): {hint}"),
         ));
     }
-    let strtab_index = symtab.string_section();
-    let strtab = sections
-        .section(strtab_index)
-        .and_then(|s| s.data(endian, data))
-        .map_err(err)?
+    let symtab = elf.section(elf.symtab);
+    let strtab = symtab
+        .and_then(|s| elf.section(s.link as usize))
+        .and_then(|s| s.data)
+        .unwrap_or_default()
         .to_vec();
     if u32::try_from(strtab.len()).is_err() {
         return Err(SymMapError::new(path, "string table larger than 4 GiB"));
     }
-
-    let mut infos = Vec::with_capacity(sections.len());
-    let mut modinfo_name = None;
-    for shdr in sections.iter() {
-        let name = sections.section_name(endian, shdr).unwrap_or_default();
-        if module && name == b".modinfo" {
-            if let Ok(d) = shdr.data(endian, data) {
-                modinfo_name = d
-                    .split(|b| *b == 0)
-                    .find_map(|e| e.strip_prefix(b"name="))
-                    .map(|n| String::from_utf8_lossy(n).replace('-', "_"));
-            }
-        }
-        infos.push(SectionInfo {
-            flags: shdr.sh_flags(endian).0,
-            nobits: shdr.sh_type(endian) == elf::SHT_NOBITS,
-            init: name.starts_with(b".init"),
-            percpu: name == b".data..percpu",
-        });
-    }
-    let shnum = infos.len();
-    // Locals come first; sh_info of .symtab is the first global.
-    let first_global = sections
-        .section(symtab.section())
-        .map_or(0, |s| s.sh_info(endian) as usize);
-
-    let name_at = |off: u32| -> Option<Str> {
-        let start = off as usize;
-        let len = strtab.get(start..)?.iter().position(|b| *b == 0)?;
-        Some(Str {
-            off,
-            len: len as u32,
-        })
+    let modinfo_name = if module {
+        elf.modinfo()
+            .find_map(|e| e.strip_prefix(b"name="))
+            .map(|n| String::from_utf8_lossy(n).replace('-', "_"))
+    } else {
+        None
     };
-    let mut entries = Vec::with_capacity(symtab.len());
+    let shnum = elf.sections.len();
+    // Locals come first; sh_info of .symtab is the first global.
+    let first_global = symtab.map_or(0, |s| s.info as usize);
+
+    let mut entries = Vec::with_capacity(elf.symbols.len());
     let mut file = Str::default();
-    for (index, sym) in symtab.enumerate() {
-        let st_type = sym.st_type();
-        let shndx = sym.st_shndx(endian);
-        let name = name_at(sym.st_name(endian)).ok_or_else(|| {
-            SymMapError::new(
-                path,
-                format!("symbol {}: name outside the string table", index.0),
-            )
-        })?;
-        if st_type == elf::STT_FILE {
+    for sym in elf.symbols.iter().skip(1) {
+        let name = Str {
+            off: sym.name_offset,
+            len: sym.name.len() as u32,
+        };
+        if sym.st_type == elf::STT_FILE.0 {
             file = name;
             continue;
         }
-        if index.0 >= first_global {
+        if sym.index >= first_global {
             file = Str::default();
         }
-        if name.len == 0 || shndx == elf::SHN_UNDEF || st_type == elf::STT_SECTION {
+        if name.len == 0 || sym.shndx == elf::SHN_UNDEF.0 || sym.st_type == elf::STT_SECTION.0 {
             continue;
         }
-        let section = symtab
-            .symbol_section(endian, sym, index)
-            .ok()
-            .flatten()
-            .and_then(|i| infos.get(i.0));
-        let bytes = strtab
-            .get(name.off as usize..(name.off + name.len) as usize)
-            .unwrap_or_default();
+        let section = sym.section.and_then(|i| elf.section(i));
         if !module
             && NOT_IN_KALLSYMS
                 .iter()
-                .any(|p| bytes.starts_with(p.as_bytes()))
+                .any(|p| sym.name.starts_with(p.as_bytes()))
         {
             continue;
         }
-        let bind = sym.st_bind();
+        let init = section.is_some_and(|s| s.name.starts_with(b".init"));
+        let percpu = section.is_some_and(|s| s.name == b".data..percpu");
         let mut ty = match section {
             None => b'a',
             Some(s) if s.flags & elf::SHF_EXECINSTR.0 != 0 => b't',
-            Some(s) if s.nobits => b'b',
+            Some(s) if s.sh_type == elf::SHT_NOBITS.0 => b'b',
             Some(s) if s.flags & elf::SHF_WRITE.0 != 0 => b'd',
             Some(_) => b'r',
         };
-        if bind == elf::STB_WEAK {
+        if sym.bind == elf::STB_WEAK.0 {
             ty = if ty == b't' { b'W' } else { b'V' };
-        } else if bind == elf::STB_GLOBAL {
+        } else if sym.bind == elf::STB_GLOBAL.0 {
             ty = ty.to_ascii_uppercase();
         }
         let mut flags = 0;
-        if section.is_some_and(|s| s.init) {
+        if init {
             flags |= FLAG_INIT;
         }
         // kernel/module/kallsyms.c: is_core_symbol() with KALLSYMS_ALL.
-        let core = (shndx.0 as usize) < shnum
-            && section.is_some_and(|s| s.percpu || (s.flags & elf::SHF_ALLOC.0 != 0 && !s.init));
+        let core = (sym.shndx as usize) < shnum
+            && (percpu || section.is_some_and(|s| s.is_alloc() && !init));
         if core {
             flags |= FLAG_CORE;
         }
         entries.push(Entry {
             name,
             file,
-            addr: sym.st_value(endian).into(),
+            addr: sym.value,
             ty,
             flags,
         });
@@ -189,15 +143,7 @@ where
 }
 
 fn read_any<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Raw, SymMapError> {
-    match object::FileKind::parse(data) {
-        Ok(object::FileKind::Elf32) => {
-            read_raw::<elf::FileHeader32<Endianness>, R>(path, data, module)
-        }
-        Ok(object::FileKind::Elf64) => {
-            read_raw::<elf::FileHeader64<Endianness>, R>(path, data, module)
-        }
-        _ => Err(SymMapError::new(path, "not an ELF file")),
-    }
+    read_raw(path, data, module)
 }
 
 /// Read a vmlinux ELF file (only its section headers and symbol table).

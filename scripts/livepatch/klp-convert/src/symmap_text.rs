@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::names::VMLINUX;
-use crate::symmap::{Entry, Kind, ObjectSymbols, Str, SymMapError, FLAG_CORE};
+use crate::objsyms::{Entry, Kind, ObjectSymbols, Str, SymMapError, FLAG_CORE};
 
 const FORMAT: &str = "expected ELF (vmlinux, a module .ko), an xz/zstd/gzip-compressed module, \
                       a directory of modules, or text lines \"<address> <type> <name>\" \

@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::symmap::{module_name_of, SymMapError};
+use crate::objsyms::{module_name_of, SymMapError};
 
 /// How deep a walk goes (/lib/modules/<release>/kernel/... is about 8).
 const MAX_DEPTH: usize = 64;

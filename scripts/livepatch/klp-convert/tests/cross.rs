@@ -108,7 +108,7 @@ int calls(int x)
     let m = Module::parse(&data).unwrap();
     assert_eq!(m.machine, elf::EM_AARCH64.0);
     let calls = section(&m, ".klp.rela.vmlinux..text").unwrap();
-    assert_eq!(calls.relocs[0].r_type, elf::R_AARCH64_CALL26.0);
+    assert_eq!(calls.relocs.get(0).unwrap().r_type, elf::R_AARCH64_CALL26.0);
 }
 
 #[test]

@@ -904,7 +904,7 @@ fn golden_with_text_header() -> (Vec<u8>, usize, usize) {
     (seed, text, header)
 }
 
-/// Found by the fuzzer: a 4 GiB sh_addralign made object::build::elf pad
+/// Found by the fuzzer: a 4 GiB sh_addralign made the writer (then object's) pad
 /// the output to 4 GiB (minutes and gigabytes, then likely an abort).
 #[test]
 fn huge_section_alignment_is_refused() {

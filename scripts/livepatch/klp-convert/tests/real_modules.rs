@@ -2,8 +2,8 @@
 //! Run over a directory of real modules when KLP_TEST_MODULES names one
 //! (for example an extracted Debian linux-image package's lib/modules):
 //! --list, validation and a no-op conversion must succeed on every module
-//! and change nothing, and object::build::elf must read and write each
-//! module back with the same content (or fail with a clear error).
+//! and change nothing, and the writer must write each module back with the
+//! same content (or fail with a clear error).
 
 mod common;
 
@@ -80,7 +80,7 @@ fn real_modules() {
         }
     }
     eprintln!(
-        "{} modules checked, {} cannot be rewritten by object::build::elf",
+        "{} modules checked, {} cannot be rewritten",
         list.len(),
         rewrite_errors.len()
     );

@@ -63,8 +63,8 @@ fn elf32_big_endian_ppc32() {
     assert_eq!(vml.entsize, 12);
     let nfsd = section(&m, ".klp.rela.nfsd..text").unwrap();
     assert_eq!(nfsd.relocs.len(), 1);
-    assert_eq!(nfsd.relocs[0].r_type, elf::R_PPC_REL24.0);
-    assert_eq!(nfsd.relocs[0].offset, 8);
+    assert_eq!(nfsd.relocs.get(0).unwrap().r_type, elf::R_PPC_REL24.0);
+    assert_eq!(nfsd.relocs.get(0).unwrap().offset, 8);
     assert!(section(&m, ".rela.text").is_none());
 }
 
@@ -79,7 +79,7 @@ fn elf32_little_endian_riscv32() {
     assert!(!m.is_64 && !m.big_endian);
     let r = &section(&m, ".klp.rela.vmlinux..text").unwrap().relocs;
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0].addend, 4);
+    assert_eq!(r.get(0).unwrap().addend, 4);
 
     let mut s = Synth::new(Little, false, elf::EM_RISCV.0, 16, true, 0);
     let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
@@ -102,9 +102,9 @@ fn elf64_big_endian_s390x_with_large_addend() {
     let m = Module::parse(&out).unwrap();
     assert!(m.is_64 && m.big_endian);
     let r = &section(&m, ".klp.rela.vmlinux..text").unwrap().relocs;
-    assert_eq!(r[0].addend, addend);
-    assert_eq!(r[1].addend, -0x7fff_ffff_ffff);
-    assert_eq!(r[1].r_type, elf::R_390_64.0);
+    assert_eq!(r.get(0).unwrap().addend, addend);
+    assert_eq!(r.get(1).unwrap().addend, -0x7fff_ffff_ffff);
+    assert_eq!(r.get(1).unwrap().r_type, elf::R_390_64.0);
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn shn_xindex_symbols_survive() {
     assert_eq!(func.section, Some(text.index));
     let klp = section(&m, ".klp.rela.vmlinux..text").unwrap();
     assert_eq!(klp.info as usize, text.index);
-    assert_eq!(klp.relocs[0].addend, -4);
+    assert_eq!(klp.relocs.get(0).unwrap().addend, -4);
 }
 
 #[test]
@@ -331,8 +331,8 @@ fn appends_to_existing_livepatch_section() {
     let klp: Vec<_> = m.sections.iter().filter(|s| s.is_livepatch()).collect();
     assert_eq!(klp.len(), 1);
     assert_eq!(klp[0].relocs.len(), 2);
-    assert_eq!(klp[0].relocs[0].offset, 8);
-    assert_eq!(klp[0].relocs[1].offset, 16);
+    assert_eq!(klp[0].relocs.get(0).unwrap().offset, 8);
+    assert_eq!(klp[0].relocs.get(1).unwrap().offset, 16);
 }
 
 #[test]
@@ -361,9 +361,9 @@ fn malformed_existing_livepatch_names_are_rejected() {
 }
 
 #[test]
-fn unsupported_section_types_are_reported() {
-    // object::build::elf cannot represent SHT_GROUP: a clear error, no
-    // output, input untouched.
+fn section_groups_are_renumbered() {
+    // A group of .text and .rela.text: the conversion empties and removes
+    // .rela.text, so the group keeps .text alone, under its new index.
     let mut s = Synth::new(Little, true, elf::EM_X86_64.0, 16, true, 0);
     let v = s.undefined(".klp.sym.rela.vmlinux.vmlinux.jiffies,0", elf::STB_WEAK);
     s.reloc(4, v, elf::R_X86_64_PC32.0, -4);
@@ -375,10 +375,23 @@ fn unsupported_section_types_are_reported() {
     g.sh_info = 2;
     g.sh_addralign = 4;
     g.sh_entsize = 4;
-    g.data = object::build::elf::SectionData::Data(vec![1, 0, 0, 0].into());
-    convert_err(
-        "group",
-        &s.write(),
-        &["error: cannot rewrite ELF: object::build::elf cannot read the file"],
-    );
+    // Sections are numbered in the order they were added.
+    let members: Vec<u8> = [1u32, 2, 5].iter().flat_map(|w| w.to_le_bytes()).collect();
+    g.data = object::build::elf::SectionData::Data(members.into());
+    let data = s.write();
+    let m = Module::parse(&data).unwrap();
+    assert_eq!(section(&m, ".text").unwrap().index, 2);
+    assert_eq!(section(&m, ".rela.text").unwrap().index, 5);
+    let out = convert_ok("group", &data);
+    let c = Module::parse(&out).unwrap();
+    assert!(section(&c, ".rela.text").is_none());
+    let text = section(&c, ".text").unwrap().index as u32;
+    let group = section(&c, ".group").unwrap();
+    let words: Vec<u32> = group
+        .data
+        .unwrap()
+        .chunks(4)
+        .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+        .collect();
+    assert_eq!(words, [1, text]);
 }

@@ -1,0 +1,933 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The writer: a converted module laid out from the input and a plan,
+//! written in one pass.
+//!
+//! A conversion changes little: some symbol entries (a new name, SHN_LIVEPATCH),
+//! the relocation sections some entries leave, the `.klp.rela.` sections
+//! they join, two string tables that grow, and the section indices after a
+//! relocation section left empty and removed. Everything else is written
+//! from the input's bytes as they are. [`Layout::new`] decides where every
+//! section goes and what it holds, and refuses what it cannot write;
+//! [`Layout::check`] verifies, without writing, that nothing annotated is
+//! left; [`Layout::emit`] writes the file front to back.
+//!
+//! The layout is the one a linker makes: the ELF header, each section's
+//! contents in section order at its alignment, then the section header
+//! table. Existing string tables keep their bytes, the names they no longer
+//! need included; new names are appended to them.
+
+use std::io::{self, Write};
+
+use object::elf;
+
+use crate::convert::Plan;
+use crate::elf::{Module, Section, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH};
+use crate::error::Error;
+use crate::names;
+
+/// A section that is not in the output (a removed relocation section).
+const GONE: u32 = u32::MAX;
+/// SHN_LORESERVE: section indices from here on need the extended fields.
+const SHN_LORESERVE: usize = 0xff00;
+/// SHN_XINDEX.
+const SHN_XINDEX: u16 = 0xffff;
+
+/// Where an output section's contents come from.
+#[derive(Debug)]
+enum Content {
+    /// None (SHT_NULL, SHT_NOBITS).
+    Empty,
+    /// The input section's bytes, unchanged.
+    Input(usize),
+    /// A string table: the input's bytes, then `appended[i]`.
+    Strings(usize, usize),
+    /// The symbol string table, written anew.
+    SymbolNames,
+    /// The symbol table, renamed and renumbered entries patched.
+    Symtab(usize),
+    /// The SHT_SYMTAB_SHNDX section, renumbered.
+    Shndx(usize),
+    /// A relocation section without the entries that move.
+    Kept(usize),
+    /// A `.klp.rela.` section: an existing one's entries (if any), then
+    /// the entries moved to destination `dest`.
+    Klp(Option<usize>, usize),
+    /// Made here (a section group, renumbered).
+    Owned(Vec<u8>),
+}
+
+/// One section of the output.
+#[derive(Debug)]
+struct OutSection {
+    name: u32,
+    sh_type: u32,
+    flags: u64,
+    addr: u64,
+    offset: u64,
+    size: u64,
+    link: u32,
+    info: u32,
+    addralign: u64,
+    entsize: u64,
+    content: Content,
+}
+
+/// A converted module, ready to be checked and written.
+pub(crate) struct Layout<'a, 'data> {
+    module: &'a Module<'data>,
+    plan: &'a Plan,
+    /// The input's ELF header, patched.
+    header: Vec<u8>,
+    sections: Vec<OutSection>,
+    /// Per input section: its index in the output, or [`GONE`].
+    new_index: Vec<u32>,
+    /// Per symbol: an index into `plan.symbols`, or [`GONE`].
+    renamed: Vec<u32>,
+    /// Bytes appended to string tables.
+    appended: Vec<Vec<u8>>,
+    /// Per input section: the range of `plan.moves` that leave it.
+    leaving: Vec<(u32, u32)>,
+    /// `plan.moves` indices grouped by destination, in plan order, and
+    /// where each destination's group starts (one more for the end).
+    by_dest: Vec<u32>,
+    dest_start: Vec<u32>,
+    /// Size of one RELA entry, one symbol, one section header.
+    rela_size: usize,
+    sym_size: usize,
+    shdr_size: usize,
+    shoff: u64,
+    size: u64,
+}
+
+fn build_error(msg: String) -> Error {
+    Error::Build(msg)
+}
+
+fn align_up(value: u64, align: u64) -> Option<u64> {
+    if align <= 1 {
+        return Some(value);
+    }
+    value.checked_add(align - 1).map(|v| v / align * align)
+}
+
+/// Store the `len` (1, 2, 4 or 8) low bytes of `value` in `buf` at `at`,
+/// in the file's byte order.
+fn put(buf: &mut [u8], at: usize, len: usize, value: u64, big_endian: bool) {
+    let Some(dst) = buf.get_mut(at..at.saturating_add(len)) else {
+        return;
+    };
+    let (le, be) = (value.to_le_bytes(), value.to_be_bytes());
+    let src = if big_endian {
+        be.get(8 - len.min(8)..)
+    } else {
+        le.get(..len.min(8))
+    };
+    if let Some(src) = src.filter(|s| s.len() == dst.len()) {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// Read `len` (1, 2, 4 or 8) bytes at `at` in the file's byte order.
+fn get(buf: &[u8], at: usize, len: usize, big_endian: bool) -> u64 {
+    let mut b = [0u8; 8];
+    let Some(src) = buf.get(at..at.saturating_add(len)).filter(|_| len <= 8) else {
+        return 0;
+    };
+    if big_endian {
+        if let Some(d) = b.get_mut(8 - len..) {
+            d.copy_from_slice(src);
+        }
+        u64::from_be_bytes(b)
+    } else {
+        if let Some(d) = b.get_mut(..len) {
+            d.copy_from_slice(src);
+        }
+        u64::from_le_bytes(b)
+    }
+}
+
+impl<'a, 'data> Layout<'a, 'data> {
+    /// Lay out the conversion of `data` (parsed as `module`) by `plan`.
+    pub(crate) fn new(
+        data: &'data [u8],
+        module: &'a Module<'data>,
+        plan: &'a Plan,
+    ) -> Result<Self, Error> {
+        let is_64 = module.is_64;
+        let (ehdr_size, shdr_size, sym_size) = if is_64 { (64, 64, 24) } else { (52, 40, 16) };
+        let rela_size = module.rela_entsize() as usize;
+        let n = module.sections.len();
+        if module.phnum != 0 {
+            return Err(build_error(format!(
+                "the file has {} program headers; a relocatable module has none",
+                module.phnum
+            )));
+        }
+        if n == 0 {
+            return Err(build_error("the file has no section headers".into()));
+        }
+
+        // Which entries leave which section, in file order.
+        let mut leaving = vec![(0u32, 0u32); n];
+        let mut last: Option<(u32, u32)> = None;
+        for (i, m) in plan.moves.iter().enumerate() {
+            let ordered = match last {
+                Some((from, entry)) => (m.from, m.entry) > (from, entry),
+                None => true,
+            };
+            let section = module.section(m.from as usize);
+            let valid = ordered
+                && section.is_some_and(|s| (m.entry as usize) < s.relocs.len())
+                && (m.dest as usize) < plan.dests.len();
+            if !valid {
+                return Err(build_error(format!(
+                    "internal error: move {i} of the plan is out of order or out of range"
+                )));
+            }
+            if let Some(r) = leaving.get_mut(m.from as usize) {
+                if r.1 == 0 {
+                    r.0 = i as u32;
+                }
+                r.1 = i as u32 + 1;
+            }
+            last = Some((m.from, m.entry));
+        }
+
+        // Moves grouped by destination (a counting sort, stable).
+        let mut dest_start = vec![0u32; plan.dests.len() + 1];
+        for m in &plan.moves {
+            if let Some(c) = dest_start.get_mut(m.dest as usize + 1) {
+                *c += 1;
+            }
+        }
+        for i in 1..dest_start.len() {
+            dest_start[i] += dest_start[i - 1];
+        }
+        let mut fill = dest_start.clone();
+        let mut by_dest = vec![0u32; plan.moves.len()];
+        for (i, m) in plan.moves.iter().enumerate() {
+            if let Some(f) = fill.get_mut(m.dest as usize) {
+                if let Some(slot) = by_dest.get_mut(*f as usize) {
+                    *slot = i as u32;
+                }
+                *f += 1;
+            }
+        }
+
+        // Sections left empty go; existing `.klp.rela.` sections stay.
+        let mut new_index = vec![GONE; n];
+        let mut count = 0u32;
+        for s in &module.sections {
+            let (start, end) = leaving.get(s.index).copied().unwrap_or((0, 0));
+            let moved = (end - start) as usize;
+            if moved > 0 && moved == s.relocs.len() {
+                continue;
+            }
+            if let Some(slot) = new_index.get_mut(s.index) {
+                *slot = count;
+            }
+            count += 1;
+        }
+        let renumber = |what: &dyn Fn() -> String, old: u32| -> Result<u32, Error> {
+            if old == 0 {
+                return Ok(0);
+            }
+            match new_index.get(old as usize) {
+                Some(&GONE) => Err(build_error(format!(
+                    "{} refers to section {old}, a relocation section the conversion leaves \
+                     empty and removes",
+                    what()
+                ))),
+                Some(i) => Ok(*i),
+                None => Err(build_error(format!(
+                    "{} refers to section {old}, which does not exist",
+                    what()
+                ))),
+            }
+        };
+
+        // Renamed symbols and the string tables that grow.
+        let mut renamed = vec![GONE; module.symbols.len()];
+        for (i, change) in plan.symbols.iter().enumerate() {
+            match renamed.get_mut(change.index) {
+                Some(r) => *r = i as u32,
+                None => {
+                    return Err(build_error(format!(
+                        "internal error: no symbol with index {}",
+                        change.index
+                    )))
+                }
+            }
+        }
+        // Every symbol's section must stay, under its new index.
+        for (sym, r) in module.symbols.iter().zip(&renamed) {
+            let Some(section) = sym.section.filter(|_| *r == GONE) else {
+                continue;
+            };
+            renumber(
+                &|| format!("symbol {}", sym.display_name()),
+                u32::try_from(section).unwrap_or(u32::MAX - 1),
+            )?;
+        }
+        let symtab = module.section(module.symtab).filter(|_| module.symtab != 0);
+        let strtab_index = symtab.map(|s| s.link as usize);
+        let mut tables: Vec<usize> = Vec::new();
+        let mut appended: Vec<Vec<u8>> = Vec::new();
+        let string_table = |index: usize, what: &str| -> Result<&Section<'data>, Error> {
+            module
+                .section(index)
+                .filter(|s| index != 0 && s.sh_type == elf::SHT_STRTAB.0 && s.data.is_some())
+                .ok_or_else(|| {
+                    build_error(format!(
+                        "the {what} (section {index}) is not a string table with contents"
+                    ))
+                })
+        };
+        let mut append = |index: usize, name: &[u8], what: &str| -> Result<u32, Error> {
+            let table = string_table(index, what)?;
+            let k = match tables.iter().position(|t| *t == index) {
+                Some(k) => k,
+                None => {
+                    tables.push(index);
+                    appended.push(Vec::new());
+                    tables.len() - 1
+                }
+            };
+            let buf = appended
+                .get_mut(k)
+                .ok_or_else(|| build_error("append".into()))?;
+            let offset = table.size.saturating_add(buf.len() as u64);
+            let offset = u32::try_from(offset)
+                .map_err(|_| build_error(format!("the {what} would exceed 4 GiB")))?;
+            buf.extend_from_slice(name);
+            buf.push(0);
+            Ok(offset)
+        };
+        // The symbol string table is written anew: a NUL, then every
+        // symbol's name in symbol table order, so that it holds no
+        // annotated name and depends on the final names only (an inferred
+        // annotation and its explicit twin give the same bytes).
+        let strtab_size = if plan.symbols.is_empty() {
+            0
+        } else {
+            let index = strtab_index.ok_or_else(|| build_error("no symbol table".into()))?;
+            string_table(index, "symbol string table")?;
+            if index == module.shstrndx {
+                return Err(build_error(
+                    "the symbol and section names share one string table; klp-convert \
+                     writes them apart"
+                        .into(),
+                ));
+            }
+            let mut size = 1u64;
+            for (sym, r) in module.symbols.iter().zip(&renamed) {
+                let len = match plan.symbols.get(*r as usize) {
+                    Some(change) => plan.new_name(change).len(),
+                    None => sym.name.len(),
+                };
+                if len > 0 {
+                    size += len as u64 + 1;
+                }
+            }
+            if u32::try_from(size).is_err() {
+                return Err(build_error(
+                    "the symbol string table would exceed 4 GiB".into(),
+                ));
+            }
+            size
+        };
+        let mut dest_names = Vec::with_capacity(plan.dests.len());
+        for d in plan.dests.iter().filter(|d| d.existing.is_none()) {
+            dest_names.push(append(
+                module.shstrndx,
+                &d.name,
+                "section name string table",
+            )?);
+        }
+
+        // The destination that extends each existing section.
+        let mut extends = vec![GONE; n];
+        for (d, dest) in plan.dests.iter().enumerate() {
+            if let Some(slot) = dest.existing.and_then(|i| extends.get_mut(i)) {
+                *slot = d as u32;
+            }
+        }
+
+        // The sections, in order, then the new ones.
+        let mut sections = Vec::with_capacity(count as usize + dest_names.len());
+        for s in &module.sections {
+            if new_index.get(s.index) == Some(&GONE) {
+                continue;
+            }
+            let what = || format!("section {}", s.display_name());
+            let link = renumber(&what, s.link)?;
+            let info_is_index = s.is_reloc() || s.flags & elf::SHF_INFO_LINK.0 != 0;
+            let info = if info_is_index {
+                renumber(&what, s.info)?
+            } else {
+                s.info
+            };
+            let (start, end) = leaving.get(s.index).copied().unwrap_or((0, 0));
+            let mut size = s.size;
+            let content = if s.index == 0 {
+                Content::Empty
+            } else if Some(s.index) == strtab_index && strtab_size > 0 {
+                size = strtab_size;
+                Content::SymbolNames
+            } else if let Some(k) = tables.iter().position(|t| *t == s.index) {
+                size += appended.get(k).map_or(0, |a| a.len() as u64);
+                Content::Strings(s.index, k)
+            } else if s.index == module.symtab {
+                Content::Symtab(s.index)
+            } else if s.index == module.symtab_shndx && module.symtab_shndx != 0 {
+                Content::Shndx(s.index)
+            } else if end > start {
+                size = ((s.relocs.len() - (end - start) as usize) * rela_size) as u64;
+                Content::Kept(s.index)
+            } else if let Some(d) = extends
+                .get(s.index)
+                .filter(|d| **d != GONE)
+                .map(|d| *d as usize)
+            {
+                let moved = dest_start.get(d + 1).copied().unwrap_or(0)
+                    - dest_start.get(d).copied().unwrap_or(0);
+                if s.sh_type != elf::SHT_RELA.0 || s.data.is_none() {
+                    return Err(build_error(format!(
+                        "cannot append to livepatch relocation section {}",
+                        s.display_name()
+                    )));
+                }
+                size += moved as u64 * rela_size as u64;
+                Content::Klp(Some(s.index), d)
+            } else if s.sh_type == elf::SHT_GROUP.0 {
+                Content::Owned(Self::group(module, s, &new_index)?)
+            } else if s.sh_type == elf::SHT_NOBITS.0 {
+                Content::Empty
+            } else {
+                Content::Input(s.index)
+            };
+            if let Content::Owned(bytes) = &content {
+                size = bytes.len() as u64;
+            }
+            sections.push(OutSection {
+                name: s.name_offset,
+                sh_type: s.sh_type,
+                flags: s.flags,
+                addr: s.addr,
+                offset: 0,
+                size,
+                link,
+                info,
+                addralign: s.addralign.max(1),
+                entsize: s.entsize,
+                content,
+            });
+        }
+        let symtab_new = new_index.get(module.symtab).copied().unwrap_or(0);
+        let mut names = dest_names.into_iter();
+        for (d, dest) in plan.dests.iter().enumerate() {
+            if dest.existing.is_some() {
+                continue;
+            }
+            let moved = dest_start.get(d + 1).copied().unwrap_or(0)
+                - dest_start.get(d).copied().unwrap_or(0);
+            let target = renumber(
+                &|| "a livepatch relocation section".into(),
+                dest.target as u32,
+            )?;
+            sections.push(OutSection {
+                name: names.next().unwrap_or(0),
+                sh_type: elf::SHT_RELA.0,
+                flags: elf::SHF_ALLOC.0 | elf::SHF_INFO_LINK.0 | SHF_RELA_LIVEPATCH,
+                addr: 0,
+                offset: 0,
+                size: moved as u64 * rela_size as u64,
+                link: symtab_new,
+                info: target,
+                addralign: module.addr_size(),
+                entsize: module.rela_entsize(),
+                content: Content::Klp(None, d),
+            });
+        }
+
+        // File offsets.
+        let mut at = ehdr_size as u64;
+        for s in sections.iter_mut().skip(1) {
+            let offset = align_up(at, s.addralign)
+                .ok_or_else(|| build_error("file offsets overflow".into()))?;
+            s.offset = offset;
+            if !matches!(s.content, Content::Empty) {
+                at = offset
+                    .checked_add(s.size)
+                    .ok_or_else(|| build_error("file offsets overflow".into()))?;
+            }
+        }
+        let shoff = align_up(at, module.addr_size())
+            .ok_or_else(|| build_error("file offsets overflow".into()))?;
+        let size = (sections.len() as u64)
+            .checked_mul(shdr_size as u64)
+            .and_then(|t| t.checked_add(shoff))
+            .ok_or_else(|| build_error("file offsets overflow".into()))?;
+
+        // The ELF header: the input's, with the section header table's
+        // place, size and count, and no program headers.
+        let big = module.big_endian;
+        let mut header = data
+            .get(..ehdr_size)
+            .ok_or_else(|| build_error("truncated ELF header".into()))?
+            .to_vec();
+        let shnum = sections.len();
+        let shstrndx = new_index.get(module.shstrndx).copied().unwrap_or(0) as usize;
+        let (shnum_field, shstrndx_field) = (
+            if shnum >= SHN_LORESERVE {
+                0
+            } else {
+                shnum as u64
+            },
+            if shstrndx >= SHN_LORESERVE {
+                u64::from(SHN_XINDEX)
+            } else {
+                shstrndx as u64
+            },
+        );
+        if let Some(s0) = sections.first_mut() {
+            *s0 = OutSection {
+                name: 0,
+                sh_type: 0,
+                flags: 0,
+                addr: 0,
+                offset: 0,
+                size: if shnum >= SHN_LORESERVE {
+                    shnum as u64
+                } else {
+                    0
+                },
+                link: if shstrndx >= SHN_LORESERVE {
+                    shstrndx as u32
+                } else {
+                    0
+                },
+                info: 0,
+                addralign: 0,
+                entsize: 0,
+                content: Content::Empty,
+            };
+        }
+        if is_64 {
+            put(&mut header, 32, 8, 0, big); // e_phoff
+            put(&mut header, 40, 8, shoff, big);
+            put(&mut header, 52, 2, ehdr_size as u64, big);
+            put(&mut header, 56, 2, 0, big); // e_phnum
+            put(&mut header, 58, 2, shdr_size as u64, big);
+            put(&mut header, 60, 2, shnum_field, big);
+            put(&mut header, 62, 2, shstrndx_field, big);
+        } else {
+            put(&mut header, 28, 4, 0, big);
+            put(&mut header, 32, 4, shoff, big);
+            put(&mut header, 40, 2, ehdr_size as u64, big);
+            put(&mut header, 44, 2, 0, big);
+            put(&mut header, 46, 2, shdr_size as u64, big);
+            put(&mut header, 48, 2, shnum_field, big);
+            put(&mut header, 50, 2, shstrndx_field, big);
+        }
+
+        Ok(Layout {
+            module,
+            plan,
+            header,
+            sections,
+            new_index,
+            renamed,
+            appended,
+            leaving,
+            by_dest,
+            dest_start,
+            rela_size,
+            sym_size,
+            shdr_size,
+            shoff,
+            size,
+        })
+    }
+
+    /// A section group's contents with its members renumbered; the
+    /// relocation sections removed leave it.
+    fn group(module: &Module<'_>, s: &Section<'_>, new_index: &[u32]) -> Result<Vec<u8>, Error> {
+        let data = s.data.unwrap_or_default();
+        if data.len() % 4 != 0 || data.is_empty() {
+            return Err(build_error(format!(
+                "section group {} has a size that is not a multiple of 4",
+                s.display_name()
+            )));
+        }
+        let big = module.big_endian;
+        let mut out = Vec::with_capacity(data.len());
+        out.extend_from_slice(data.get(..4).unwrap_or_default());
+        for member in data.chunks_exact(4).skip(1) {
+            let old = get(member, 0, 4, big) as usize;
+            match new_index.get(old) {
+                Some(&GONE) => continue,
+                Some(&i) => {
+                    let mut b = [0u8; 4];
+                    put(&mut b, 0, 4, u64::from(i), big);
+                    out.extend_from_slice(&b);
+                }
+                None => {
+                    return Err(build_error(format!(
+                        "section group {} names section {old}, which does not exist",
+                        s.display_name()
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The size of the output in bytes.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The moves that leave section `index`.
+    fn leaving(&self, index: usize) -> &'a [crate::convert::Move] {
+        let (start, end) = self.leaving.get(index).copied().unwrap_or((0, 0));
+        self.plan
+            .moves
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The moves to destination `dest`, in plan order.
+    fn arriving(&self, dest: usize) -> impl Iterator<Item = &'a crate::convert::Move> + '_ {
+        let start = self.dest_start.get(dest).copied().unwrap_or(0) as usize;
+        let end = self.dest_start.get(dest + 1).copied().unwrap_or(0) as usize;
+        self.by_dest
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| self.plan.moves.get(*i as usize))
+    }
+
+    /// The raw bytes of entry `entry` of section `from`.
+    fn entry(&self, from: usize, entry: usize) -> &'data [u8] {
+        self.module
+            .section(from)
+            .and_then(|s| s.relocs.raw(entry))
+            .unwrap_or_default()
+    }
+
+    /// The self-check, without writing: no symbol keeps an annotated
+    /// name, no ordinary relocation section references a renamed symbol,
+    /// and every entry of a `.klp.rela.` section does. Its cost is a look
+    /// at each symbol and relocation, nothing allocated.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let fail = |what: String| {
+            Err(build_error(format!(
+                "internal error: the converted module fails validation: {what}"
+            )))
+        };
+        for (i, sym) in self.module.symbols.iter().enumerate() {
+            let renamed = self.renamed.get(i).is_some_and(|r| *r != GONE);
+            if !renamed && names::is_annotation(sym.name) {
+                return fail(format!("symbol {} is left annotated", sym.display_name()));
+            }
+        }
+        for change in &self.plan.symbols {
+            let name = self.plan.new_name(change);
+            if names::is_annotation(name.as_bytes()) || name.is_empty() {
+                return fail(format!("the new name {name:?} is empty or an annotation"));
+            }
+        }
+        for s in &self.sections {
+            match s.content {
+                Content::Kept(index) | Content::Input(index) => {
+                    let Some(section) = self.module.section(index) else {
+                        continue;
+                    };
+                    if !section.is_reloc() || section.link as usize != self.module.symtab {
+                        continue;
+                    }
+                    let leaving = self.leaving(index);
+                    let mut next = leaving.iter().map(|m| m.entry as usize).peekable();
+                    let mut kept_renamed = false;
+                    section.relocs.for_each_sym(|e, sym| {
+                        if next.peek() == Some(&e) {
+                            next.next();
+                        } else if self.renamed.get(sym as usize).is_some_and(|r| *r != GONE) {
+                            kept_renamed = true;
+                        }
+                    });
+                    if kept_renamed {
+                        return fail(format!(
+                            "section {} keeps a relocation against a renamed symbol",
+                            section.display_name()
+                        ));
+                    }
+                }
+                Content::Klp(_, dest) => {
+                    for m in self.arriving(dest) {
+                        let sym = self
+                            .module
+                            .section(m.from as usize)
+                            .and_then(|s| s.relocs.get(m.entry as usize))
+                            .map_or(0, |r| r.sym);
+                        if self.renamed.get(sym as usize).is_none_or(|r| *r == GONE) {
+                            return fail(
+                                "a moved relocation references a symbol that is not renamed".into(),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the output to `w`, front to back.
+    pub(crate) fn emit(&self, w: &mut dyn Write) -> io::Result<()> {
+        let w = &mut Sink {
+            w,
+            buf: Vec::with_capacity(SINK),
+            n: 0,
+        };
+        w.put(&self.header)?;
+        for s in self.sections.iter().skip(1) {
+            if matches!(s.content, Content::Empty) {
+                continue;
+            }
+            w.pad(s.offset)?;
+            let start = w.n;
+            self.emit_content(w, s)?;
+            let written = w.n - start;
+            if written != s.size {
+                return Err(io::Error::other(format!(
+                    "internal error: {written} bytes written for a section of {}",
+                    s.size
+                )));
+            }
+        }
+        w.pad(self.shoff)?;
+        let big = self.module.big_endian;
+        let mut h = [0u8; 64];
+        for s in &self.sections {
+            let h = h.get_mut(..self.shdr_size).unwrap_or_default();
+            h.fill(0);
+            let offset = s.offset;
+            if self.module.is_64 {
+                put(h, 0, 4, u64::from(s.name), big);
+                put(h, 4, 4, u64::from(s.sh_type), big);
+                put(h, 8, 8, s.flags, big);
+                put(h, 16, 8, s.addr, big);
+                put(h, 24, 8, offset, big);
+                put(h, 32, 8, s.size, big);
+                put(h, 40, 4, u64::from(s.link), big);
+                put(h, 44, 4, u64::from(s.info), big);
+                put(h, 48, 8, s.addralign, big);
+                put(h, 56, 8, s.entsize, big);
+            } else {
+                put(h, 0, 4, u64::from(s.name), big);
+                put(h, 4, 4, u64::from(s.sh_type), big);
+                put(h, 8, 4, s.flags, big);
+                put(h, 12, 4, s.addr, big);
+                put(h, 16, 4, offset, big);
+                put(h, 20, 4, s.size, big);
+                put(h, 24, 4, u64::from(s.link), big);
+                put(h, 28, 4, u64::from(s.info), big);
+                put(h, 32, 4, s.addralign, big);
+                put(h, 36, 4, s.entsize, big);
+            }
+            w.put(h)?;
+        }
+        w.flush()
+    }
+
+    /// Write one section's contents.
+    fn emit_content(&self, w: &mut Sink<'_>, s: &OutSection) -> io::Result<()> {
+        let data = |index: usize| {
+            self.module
+                .section(index)
+                .and_then(|s| s.data)
+                .unwrap_or_default()
+        };
+        match &s.content {
+            Content::Empty => {}
+            Content::Input(index) => w.put(data(*index))?,
+            Content::Owned(bytes) => w.put(bytes)?,
+            Content::Strings(index, k) => {
+                w.put(data(*index))?;
+                w.put(self.appended.get(*k).map_or(&[], Vec::as_slice))?;
+            }
+            Content::SymbolNames => {
+                w.put(&[0])?;
+                for (sym, r) in self.module.symbols.iter().zip(&self.renamed) {
+                    let name = match self.plan.symbols.get(*r as usize) {
+                        Some(change) => self.plan.new_name(change).as_bytes(),
+                        None => sym.name,
+                    };
+                    if !name.is_empty() {
+                        w.put(name)?;
+                        w.put(&[0])?;
+                    }
+                }
+            }
+            Content::Symtab(index) => {
+                let bytes = data(*index);
+                let count = self.module.symbols.len();
+                let big = self.module.big_endian;
+                let mut e = [0u8; 24];
+                // Names as Content::SymbolNames writes them.
+                let mut next_name = 1u64;
+                for (i, raw) in bytes.chunks_exact(self.sym_size).take(count).enumerate() {
+                    let e = e.get_mut(..self.sym_size).unwrap_or_default();
+                    e.copy_from_slice(raw);
+                    let (info_at, shndx_at) = if self.module.is_64 { (4, 6) } else { (12, 14) };
+                    let r = self.renamed.get(i).copied().unwrap_or(GONE);
+                    let len = match self.plan.symbols.get(r as usize) {
+                        Some(change) => self.plan.new_name(change).len(),
+                        None => self.module.symbols.get(i).map_or(0, |s| s.name.len()),
+                    };
+                    let name = if len == 0 { 0 } else { next_name };
+                    if len > 0 {
+                        next_name += len as u64 + 1;
+                    }
+                    if !self.plan.symbols.is_empty() {
+                        put(e, 0, 4, name, big);
+                    }
+                    match r {
+                        GONE => {
+                            let shndx = get(e, shndx_at, 2, big) as usize;
+                            if shndx != 0 && shndx < SHN_LORESERVE {
+                                let new = self.new_index.get(shndx).copied().unwrap_or(0);
+                                put(e, shndx_at, 2, u64::from(new), big);
+                            }
+                        }
+                        _ => {
+                            // GLOBAL NOTYPE SHN_LIVEPATCH, value and size 0;
+                            // st_other is kept.
+                            let info = (elf::STB_GLOBAL.0 << 4) | elf::STT_NOTYPE.0;
+                            let (value_at, size_at, width) = if self.module.is_64 {
+                                (8, 16, 8)
+                            } else {
+                                (4, 8, 4)
+                            };
+                            put(e, info_at, 1, u64::from(info), big);
+                            put(e, shndx_at, 2, u64::from(SHN_LIVEPATCH), big);
+                            put(e, value_at, width, 0, big);
+                            put(e, size_at, width, 0, big);
+                        }
+                    }
+                    w.put(e)?;
+                }
+                w.put(bytes.get(count * self.sym_size..).unwrap_or_default())?;
+            }
+            Content::Shndx(index) => {
+                let bytes = data(*index);
+                let big = self.module.big_endian;
+                let count = self.module.symbols.len();
+                for (i, raw) in bytes.chunks_exact(4).take(count).enumerate() {
+                    let mut e = [0u8; 4];
+                    e.copy_from_slice(raw);
+                    let xindex = self
+                        .module
+                        .symbols
+                        .get(i)
+                        .is_some_and(|s| s.shndx == SHN_XINDEX);
+                    let renamed = self.renamed.get(i).is_some_and(|r| *r != GONE);
+                    let old = get(&e, 0, 4, big) as usize;
+                    let new = if renamed {
+                        0
+                    } else if xindex && old != 0 {
+                        self.new_index.get(old).copied().unwrap_or(0)
+                    } else {
+                        old as u32
+                    };
+                    put(&mut e, 0, 4, u64::from(new), big);
+                    w.put(&e)?;
+                }
+                w.put(
+                    bytes
+                        .get(count.min(bytes.len() / 4) * 4..)
+                        .unwrap_or_default(),
+                )?;
+            }
+            Content::Kept(index) => {
+                let bytes = data(*index);
+                let size = self.rela_size;
+                let mut from = 0usize;
+                for m in self.leaving(*index) {
+                    let e = m.entry as usize;
+                    w.put(bytes.get(from * size..e * size).unwrap_or_default())?;
+                    from = e + 1;
+                }
+                let len = self.module.section(*index).map_or(0, |s| s.relocs.len());
+                w.put(bytes.get(from * size..len * size).unwrap_or_default())?;
+            }
+            Content::Klp(existing, dest) => {
+                if let Some(index) = existing {
+                    w.put(data(*index))?;
+                }
+                for m in self.arriving(*dest) {
+                    w.put(self.entry(m.from as usize, m.entry as usize))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`Sink`] gathers before it writes.
+const SINK: usize = 256 << 10;
+
+/// The output writer: small pieces (symbols, relocation entries) are
+/// gathered in a buffer, large ones (the input's sections) written
+/// directly.
+struct Sink<'w> {
+    w: &'w mut dyn Write,
+    buf: Vec<u8>,
+    /// Bytes written so far.
+    n: u64,
+}
+
+impl Sink<'_> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.n += bytes.len() as u64;
+        if self.buf.len() + bytes.len() > SINK {
+            self.w.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        if bytes.len() >= SINK / 2 {
+            return self.w.write_all(bytes);
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Write zeros up to offset `to`.
+    fn pad(&mut self, to: u64) -> io::Result<()> {
+        if to > self.n {
+            let k = usize::try_from(to - self.n).unwrap_or(usize::MAX);
+            if self.buf.len() + k > SINK {
+                self.w.write_all(&self.buf)?;
+                self.buf.clear();
+            }
+            if k >= SINK {
+                // Bounded by the alignment checks; rare.
+                for _ in 0..k / 4096 {
+                    self.w.write_all(&[0; 4096])?;
+                }
+                self.w.write_all(&vec![0; k % 4096])?;
+            } else {
+                self.buf.resize(self.buf.len() + k, 0);
+            }
+            self.n = to;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
+        self.w.flush()
+    }
+}
