@@ -22,8 +22,10 @@ selftests_makefile() {
 
 test_modules_makefile() {
 	after "$1" '^	test_klp_syscall\.o$' '' \
-		'obj-$(CONFIG_KLP_CONVERT) += test_klp_convert_mod.o test_klp_convert1.o' \
-		'test_klp_convert_mod-y := test_klp_convert_mod_a.o test_klp_convert_mod_b.o'
+		'ifdef CONFIG_KLP_CONVERT' \
+		'obj-m += test_klp_convert_mod.o test_klp_convert1.o' \
+		'test_klp_convert_mod-y := test_klp_convert_mod_a.o test_klp_convert_mod_b.o' \
+		'endif'
 }
 
 changes() {
