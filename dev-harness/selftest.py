@@ -260,10 +260,7 @@ def find_klp_convert(env):
     """The klp-convert that prepare-kdir put in the tree (for --list)."""
     cands = [env.get('KLP_CONVERT', '')]
     kdir = env['KDIR']
-    for sub in ('scripts/livepatch/klp-convert/klp-convert',
-                'scripts/livepatch/klp-convert',
-                'scripts/livepatch/klp-convert/target/release/klp-convert'):
-        cands.append(os.path.join(kdir, sub))
+    cands.append(os.path.join(kdir, 'scripts/livepatch/klp-convert/klp-convert'))
     crate = os.path.join(REPO, 'scripts', 'livepatch', 'klp-convert',
                          'target')
     for sub in ('release', 'debug'):

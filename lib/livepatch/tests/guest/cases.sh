@@ -57,13 +57,23 @@ klp_load()
 	[ "$(cat "$LP/$1/enabled")" = 1 ] || fail "$1: not enabled"
 }
 
+# Unload module $1 once its last reference is gone: the livepatch core
+# drops its reference from a work item after the patch has left
+# /sys/kernel/livepatch, so rmmod right then can still see it in use.
+unload()
+{
+	wait_for "[ \"\$(cat /sys/module/$1/refcnt)\" = 0 ]" ||
+		{ fail "$1: still in use"; return 1; }
+	rmmod "$1" || { fail "rmmod $1 failed"; return 1; }
+}
+
 # Disable livepatch $1, wait until the kernel has dropped it, unload it.
 klp_unload()
 {
 	echo "# disable and rmmod $1"
 	echo 0 > "$LP/$1/enabled" || { fail "cannot disable $1"; return 1; }
 	wait_for "[ ! -d $LP/$1 ]" || { fail "$1: still in $LP"; return 1; }
-	rmmod "$1" || fail "rmmod $1 failed"
+	unload "$1"
 }
 
 expect_eq()
@@ -206,7 +216,7 @@ case_unload_lp_target()
 {
 	klp_unload klpt_lp_target
 	expect_eq report "$(cat $REPORT)" "$KLPT_ORIG_REPORT"
-	rmmod klpt_target || fail "rmmod klpt_target failed"
+	unload klpt_target
 }
 
 # 4. Late patching: the patch first, the target afterwards.
@@ -229,7 +239,7 @@ case_late_patching()
 #    asserted exactly; KLPT_RELOAD_CLEARS says which one this kernel has.
 case_target_reload()
 {
-	rmmod klpt_target || { fail "rmmod klpt_target failed"; return; }
+	unload klpt_target || return
 	if [ "$KLPT_RELOAD_CLEARS" = 1 ]; then
 		note "reload works: relocations are cleared on unload since v6.3"
 		load klpt_target || { fail "reload of klpt_target failed"; return; }
@@ -254,7 +264,7 @@ case_unload_lp_target_late()
 		load klpt_target || { fail "insmod klpt_target failed"; return; }
 	fi
 	expect_eq report "$(cat $REPORT)" "$KLPT_ORIG_REPORT"
-	rmmod klpt_target || fail "rmmod klpt_target failed"
+	unload klpt_target
 }
 
 # The distribution's own dummy.ko (from MODULES), patched by klpt_lp_distro,
@@ -288,7 +298,7 @@ case_unload_lp_distro()
 {
 	klp_unload klpt_lp_distro
 	expect_eq rx_packets "$(cat $STATS/rx_packets)" 0
-	rmmod dummy || fail "rmmod dummy failed"
+	unload dummy
 }
 
 # Annotations completed by klp-convert from the kernel's symbols.
@@ -309,7 +319,7 @@ case_unload_infer()
 {
 	klp_unload klpt_infer
 	expect_eq report "$(cat $REPORT)" "$KLPT_ORIG_REPORT"
-	rmmod klpt_target || fail "rmmod klpt_target failed"
+	unload klpt_target
 }
 
 # 7. A wrong position, a missing symbol, an ambiguous position 0: the
