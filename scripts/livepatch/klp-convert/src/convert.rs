@@ -409,6 +409,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
     }
 
     let mut dests = Dests::default();
+    let mut scratch = Scratch::default();
     let klp_vmlinux = KlpSymbols::new(module, &klp);
     let ctx = Context {
         module,
@@ -446,7 +447,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
             }
             continue;
         }
-        check_reloc_section(&ctx, section, &mut dests, &mut plan);
+        check_reloc_section(&ctx, section, &mut dests, &mut scratch, &mut plan);
     }
 
     // Already converted symbols must be well formed.
@@ -537,10 +538,18 @@ struct Context<'a, 'data> {
     arch: Option<&'static arch::Arch>,
 }
 
+/// Buffers reused from one relocation section to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The entries of a section that reference a symbol that matters.
+    entries: Vec<usize>,
+}
+
 fn check_reloc_section<'data>(
     ctx: &Context<'_, 'data>,
     section: &Section<'data>,
     dests: &mut Dests<'data>,
+    scratch: &mut Scratch,
     plan: &mut Plan,
 ) {
     let module = ctx.module;
@@ -587,18 +596,16 @@ fn check_reloc_section<'data>(
     let target = module
         .section(section.info as usize)
         .filter(|_| section.info != 0);
-    // Moved relocations go to .klp.rela.<obj>.<target name>, a name the
-    // kernel must parse back; check the target's part once.
-    let target_name_error = target
-        .and_then(|t| names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, t.name)).err());
     // What the target's name tells, found at the first annotated
     // relocation: its name for messages, whether the kernel processes it
-    // early, whether it is read-only.
-    let mut facts: Option<(String, bool, bool)> = None;
+    // early, whether it is read-only, and whether it can be named in the
+    // .klp.rela.<obj>.<target name> the kernel must parse back.
+    let mut facts: Option<(String, bool, bool, Option<names::NameError>)> = None;
     // The destination of each object's relocations in this section.
     let mut local_dests: Vec<(u32, u32)> = Vec::new();
     // Most entries reference a plain symbol: look at their symbol only.
-    let mut entries = Vec::new();
+    let entries = &mut scratch.entries;
+    entries.clear();
     if uses_symtab {
         section.relocs.for_each_sym(|i, sym| {
             let interesting = ctx
@@ -610,7 +617,7 @@ fn check_reloc_section<'data>(
             }
         });
     }
-    for entry in entries {
+    for &entry in entries.iter() {
         let Some(reloc) = section.relocs.get(entry) else {
             continue;
         };
@@ -681,10 +688,12 @@ fn check_reloc_section<'data>(
             ));
             continue;
         };
-        let (target_name, early, read_only) = facts.get_or_insert_with(|| {
+        let (target_name, early, read_only, target_name_error) = facts.get_or_insert_with(|| {
             let name = target.display_name();
             let early = matches_early(&name);
-            (name, early, is_read_only(target))
+            let error =
+                names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, target.name)).err();
+            (name, early, is_read_only(target), error)
         });
         if !target.is_alloc() {
             plan.problems.push(problem(format!(
@@ -693,7 +702,7 @@ fn check_reloc_section<'data>(
             )));
             continue;
         }
-        if let Some(e) = &target_name_error {
+        if let Some(e) = target_name_error {
             plan.problems.push(problem(format!(
                 "section {} (index {}), which the annotated symbol's relocation applies to, \
                  cannot be named in a .klp.rela.<obj>.<section> section: {e}",

@@ -121,6 +121,18 @@ impl<'data> Relocs<'data> {
         })
     }
 
+    /// The symbol of entry `i`, decoded alone.
+    pub fn sym(&self, i: usize) -> Option<u32> {
+        let e = self.endian;
+        match self.table {
+            Table::None => None,
+            Table::Rel32(t) => t.get(i).map(|r| r.r_sym(e)),
+            Table::Rela32(t) => t.get(i).map(|r| r.r_sym(e)),
+            Table::Rel64(t) => t.get(i).map(|r| r.r_sym(e)),
+            Table::Rela64(t) => t.get(i).map(|r| r.r_sym(e, self.mips64el)),
+        }
+    }
+
     /// Call `f` with the index and the symbol of every entry, in order:
     /// the cheap way through a large section.
     pub fn for_each_sym(&self, mut f: impl FnMut(usize, u32)) {

@@ -182,7 +182,7 @@ pub fn check_object(obj: &str) -> Result<(), NameError> {
     let clean = obj
         .bytes()
         .all(|b| b > b' ' && b < 0x7f && !matches!(b, b'.' | b',' | b'-' | b'*'));
-    if let Some(c) = obj.chars().find(|c| !clean && bad(*c)) {
+    if let Some(c) = (!clean).then(|| obj.chars().find(|c| bad(*c))).flatten() {
         return Err(NameError::ObjectChar(c));
     }
     Ok(())
@@ -198,7 +198,7 @@ pub fn check_symbol(sym: &str) -> Result<(), NameError> {
     }
     let bad = |c: char| c == ',' || c.is_whitespace() || c.is_control();
     let clean = sym.bytes().all(|b| b > b' ' && b < 0x7f && b != b',');
-    if let Some(c) = sym.chars().find(|c| !clean && bad(*c)) {
+    if let Some(c) = (!clean).then(|| sym.chars().find(|c| bad(*c))).flatten() {
         return Err(NameError::SymbolChar(c));
     }
     Ok(())

@@ -669,8 +669,8 @@ impl<'a, 'data> Layout<'a, 'data> {
                         let sym = self
                             .module
                             .section(m.from as usize)
-                            .and_then(|s| s.relocs.get(m.entry as usize))
-                            .map_or(0, |r| r.sym);
+                            .and_then(|s| s.relocs.sym(m.entry as usize))
+                            .unwrap_or(0);
                         if self.renamed.get(sym as usize).is_none_or(|r| *r == GONE) {
                             return fail(
                                 "a moved relocation references a symbol that is not renamed".into(),
