@@ -326,7 +326,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
             continue;
         };
         if !sym.is_undefined() {
-            let place = match sym.section.and_then(|i| module.section(i)) {
+            let place = match sym.section.and_then(|i| module.section(i.get() as usize)) {
                 Some(s) => format!("in section {}", s.display_name()),
                 None => format!("with st_shndx 0x{:x}", sym.shndx),
             };

@@ -264,10 +264,7 @@ impl<'a, 'data> Layout<'a, 'data> {
             let Some(section) = sym.section.filter(|_| *r == GONE) else {
                 continue;
             };
-            renumber(
-                &|| format!("symbol {}", sym.display_name()),
-                u32::try_from(section).unwrap_or(u32::MAX - 1),
-            )?;
+            renumber(&|| format!("symbol {}", sym.display_name()), section.get())?;
         }
         let symtab = module.section(module.symtab).filter(|_| module.symtab != 0);
         let strtab_index = symtab.map(|s| s.link as usize);
@@ -897,7 +894,7 @@ const SHDR32: [(usize, usize); 10] = [
 ];
 
 /// What [`Sink`] gathers before it writes.
-const SINK: usize = 256 << 10;
+const SINK: usize = 64 << 10;
 
 /// The output writer: small pieces (symbols, relocation entries) are
 /// gathered in a buffer, large ones (the input's sections) written
