@@ -230,8 +230,9 @@ impl Annotated {
 /// The destinations of a plan, created once per object and target.
 #[derive(Default)]
 struct Dests<'data> {
-    /// (object id, target section) to an index into Plan::dests.
-    by_key: HashMap<(u32, usize), u32>,
+    /// Per object id, per target section: an index into Plan::dests, or
+    /// [`NONE`].
+    by_key: Vec<Vec<u32>>,
     /// Existing livepatch relocation sections by name and target.
     existing: Option<HashMap<(&'data [u8], usize), usize>>,
 }
@@ -245,7 +246,12 @@ impl<'data> Dests<'data> {
         obj: u32,
         target: &Section<'data>,
     ) -> u32 {
-        if let Some(d) = self.by_key.get(&(obj, target.index)) {
+        let known = self
+            .by_key
+            .get(obj as usize)
+            .and_then(|v| v.get(target.index))
+            .filter(|d| **d != NONE);
+        if let Some(d) = known {
             return *d;
         }
         let object = annotated
@@ -260,14 +266,28 @@ impl<'data> Dests<'data> {
             }
             m
         });
-        let existing = existing.get(&(name.as_slice(), target.index)).copied();
+        let existing = if existing.is_empty() {
+            None
+        } else {
+            existing.get(&(name.as_slice(), target.index)).copied()
+        };
         let d = plan.dests.len() as u32;
         plan.dests.push(Dest {
             name,
             target: target.index,
             existing,
         });
-        self.by_key.insert((obj, target.index), d);
+        if self.by_key.len() <= obj as usize {
+            self.by_key.resize(obj as usize + 1, Vec::new());
+        }
+        if let Some(v) = self.by_key.get_mut(obj as usize) {
+            if v.is_empty() {
+                *v = vec![NONE; module.sections.len()];
+            }
+            if let Some(slot) = v.get_mut(target.index) {
+                *slot = d;
+            }
+        }
         d
     }
 }
@@ -600,7 +620,7 @@ fn check_reloc_section<'data>(
     // relocation: its name for messages, whether the kernel processes it
     // early, whether it is read-only, and whether it can be named in the
     // .klp.rela.<obj>.<target name> the kernel must parse back.
-    let mut facts: Option<(String, bool, bool, Option<names::NameError>)> = None;
+    let mut facts: Option<(bool, bool, Option<names::NameError>)> = None;
     // The destination of each object's relocations in this section.
     let mut local_dests: Vec<(u32, u32)> = Vec::new();
     // Most entries reference a plain symbol: look at their symbol only.
@@ -688,17 +708,19 @@ fn check_reloc_section<'data>(
             ));
             continue;
         };
-        let (target_name, early, read_only, target_name_error) = facts.get_or_insert_with(|| {
-            let name = target.display_name();
-            let early = matches_early(&name);
+        let (early, read_only, target_name_error) = facts.get_or_insert_with(|| {
+            let early = matches_early(&String::from_utf8_lossy(target.name));
             let error =
                 names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, target.name)).err();
-            (name, early, is_read_only(target), error)
+            (early, is_read_only(target), error)
         });
+        // Decoded for messages only.
+        let target_name = || target.display_name();
         if !target.is_alloc() {
             plan.problems.push(problem(format!(
-                "annotated symbol referenced from non-allocated section {target_name}; the \
-                 kernel applies livepatch relocations only to allocated sections"
+                "annotated symbol referenced from non-allocated section {}; the \
+                 kernel applies livepatch relocations only to allocated sections",
+                target_name()
             )));
             continue;
         }
@@ -706,17 +728,19 @@ fn check_reloc_section<'data>(
             plan.problems.push(problem(format!(
                 "section {} (index {}), which the annotated symbol's relocation applies to, \
                  cannot be named in a .klp.rela.<obj>.<section> section: {e}",
-                target_name, target.index
+                target_name(),
+                target.index
             )));
             continue;
         }
         let late = obj != names::VMLINUX;
         if late && *early {
             plan.problems.push(problem(format!(
-                "module-specific livepatch relocation in {target_name}, which the kernel \
+                "module-specific livepatch relocation in {}, which the kernel \
                  processes when the patch module loads, before {obj} relocations are applied; \
                  move the reference out of that section (e.g. no jump labels, alternatives, \
-                 exception table entries or __init code using it)"
+                 exception table entries or __init code using it)",
+                target_name()
             )));
             continue;
         }
@@ -724,9 +748,10 @@ fn check_reloc_section<'data>(
             plan.problems.push(Problem {
                 severity: crate::error::Severity::Warning,
                 ..problem(format!(
-                    "module-specific livepatch relocation in read-only section {target_name}; \
+                    "module-specific livepatch relocation in read-only section {}; \
                      it is written after the module is write-protected, which fails on some \
-                     architectures"
+                     architectures",
+                    target_name()
                 ))
             });
         }

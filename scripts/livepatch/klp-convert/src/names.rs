@@ -129,12 +129,26 @@ impl SymbolRef {
 
     /// Append the name of the livepatch symbol to `out`.
     pub fn push_klp_symbol_name(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let _ = write!(
-            out,
-            "{SYMBOL_PREFIX}{}.{},{}",
-            self.object, self.name, self.pos
-        );
+        out.push_str(SYMBOL_PREFIX);
+        out.push_str(&self.object);
+        out.push('.');
+        out.push_str(&self.name);
+        out.push(',');
+        // The position in decimal, without the formatting machinery.
+        let mut digits = [0u8; 20];
+        let mut n = self.pos;
+        let mut start = digits.len();
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+            start -= 1;
+            if n == 0 {
+                break;
+            }
+        }
+        for d in digits.get(start..).unwrap_or_default() {
+            out.push(char::from(*d));
+        }
     }
 
     /// True if the symbol belongs to vmlinux.
