@@ -6,6 +6,10 @@
 # second build is incremental.  Needs $cache, $repo, linux_source done, and
 # log/die.
 
+# git am records a committer: the harness, whatever the host's git
+# configuration says.
+export GIT_COMMITTER_NAME=dev-harness GIT_COMMITTER_EMAIL=dev-harness@localhost
+
 # linux_build_dir ARCH: sets linux_frag and linux_obj.
 linux_build_dir() {
 	local arch=$1 key

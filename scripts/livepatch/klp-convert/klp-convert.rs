@@ -177,7 +177,7 @@ fn parse_args(args: &[String], out: &mut Out) -> Result<Command, String> {
         return Ok(Command::Done);
     }
     if m.opt_present("V") {
-        out.line(&format!("klp-convert {}", env!("CARGO_PKG_VERSION")));
+        out.line(&format!("klp-convert {}", klp_convert::VERSION));
         return Ok(Command::Done);
     }
     out.quiet = m.opt_present("q");

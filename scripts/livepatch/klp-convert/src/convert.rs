@@ -987,7 +987,8 @@ mod tests {
         assert_eq!(
             m,
             ["error: section .rela.text, offset 0x8, symbol .klp.sym.rela.vmlinux.vmlinux.x,0: \
-              relocation type R_X86_64_GOTPCREL is not supported in livepatch relocations on x86_64"]
+              relocation type R_X86_64_GOTPCREL is not supported in livepatch relocations \
+              on x86_64"]
         );
         assert!(p.has_errors());
     }

@@ -214,10 +214,20 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     })
 }
 
+/// klp-convert's version: Kbuild builds it without cargo, so it is not
+/// taken from Cargo.toml (a test checks that the two agree).
+pub const VERSION: &str = "0.1.0";
+
 #[cfg(test)]
 mod tests {
+
     use super::*;
     use crate::testutil::object;
+
+    #[test]
+    fn version_is_cargo_toml_s() {
+        assert_eq!(VERSION, env!("CARGO_PKG_VERSION"));
+    }
 
     fn run_on(data: &[u8], opts: Options) -> Result<Report, Error> {
         let dir = std::env::temp_dir().join(format!("klp-convert-lib-{}", std::process::id()));
