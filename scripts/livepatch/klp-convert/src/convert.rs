@@ -986,9 +986,11 @@ mod tests {
         let m = messages(&p);
         assert_eq!(
             m,
-            ["error: section .rela.text, offset 0x8, symbol .klp.sym.rela.vmlinux.vmlinux.x,0: \
+            [
+                "error: section .rela.text, offset 0x8, symbol .klp.sym.rela.vmlinux.vmlinux.x,0: \
               relocation type R_X86_64_GOTPCREL is not supported in livepatch relocations \
-              on x86_64"]
+              on x86_64"
+            ]
         );
         assert!(p.has_errors());
     }
