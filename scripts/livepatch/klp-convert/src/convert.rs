@@ -230,8 +230,9 @@ impl Annotated {
 /// The destinations of a plan, created once per object and target.
 #[derive(Default)]
 struct Dests<'data> {
-    /// (object id, target section) to an index into Plan::dests.
-    by_key: HashMap<(u32, usize), u32>,
+    /// Per object id, per target section: an index into Plan::dests, or
+    /// [`NONE`].
+    by_key: Vec<Vec<u32>>,
     /// Existing livepatch relocation sections by name and target.
     existing: Option<HashMap<(&'data [u8], usize), usize>>,
 }
@@ -245,7 +246,12 @@ impl<'data> Dests<'data> {
         obj: u32,
         target: &Section<'data>,
     ) -> u32 {
-        if let Some(d) = self.by_key.get(&(obj, target.index)) {
+        let known = self
+            .by_key
+            .get(obj as usize)
+            .and_then(|v| v.get(target.index))
+            .filter(|d| **d != NONE);
+        if let Some(d) = known {
             return *d;
         }
         let object = annotated
@@ -260,14 +266,28 @@ impl<'data> Dests<'data> {
             }
             m
         });
-        let existing = existing.get(&(name.as_slice(), target.index)).copied();
+        let existing = if existing.is_empty() {
+            None
+        } else {
+            existing.get(&(name.as_slice(), target.index)).copied()
+        };
         let d = plan.dests.len() as u32;
         plan.dests.push(Dest {
             name,
             target: target.index,
             existing,
         });
-        self.by_key.insert((obj, target.index), d);
+        if self.by_key.len() <= obj as usize {
+            self.by_key.resize(obj as usize + 1, Vec::new());
+        }
+        if let Some(v) = self.by_key.get_mut(obj as usize) {
+            if v.is_empty() {
+                *v = vec![NONE; module.sections.len()];
+            }
+            if let Some(slot) = v.get_mut(target.index) {
+                *slot = d;
+            }
+        }
         d
     }
 }
@@ -326,7 +346,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
             continue;
         };
         if !sym.is_undefined() {
-            let place = match sym.section.and_then(|i| module.section(i)) {
+            let place = match sym.section.and_then(|i| module.section(i.get() as usize)) {
                 Some(s) => format!("in section {}", s.display_name()),
                 None => format!("with st_shndx 0x{:x}", sym.shndx),
             };
@@ -409,6 +429,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
     }
 
     let mut dests = Dests::default();
+    let mut scratch = Scratch::default();
     let klp_vmlinux = KlpSymbols::new(module, &klp);
     let ctx = Context {
         module,
@@ -446,7 +467,7 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
             }
             continue;
         }
-        check_reloc_section(&ctx, section, &mut dests, &mut plan);
+        check_reloc_section(&ctx, section, &mut dests, &mut scratch, &mut plan);
     }
 
     // Already converted symbols must be well formed.
@@ -537,10 +558,18 @@ struct Context<'a, 'data> {
     arch: Option<&'static arch::Arch>,
 }
 
+/// Buffers reused from one relocation section to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The entries of a section that reference a symbol that matters.
+    entries: Vec<usize>,
+}
+
 fn check_reloc_section<'data>(
     ctx: &Context<'_, 'data>,
     section: &Section<'data>,
     dests: &mut Dests<'data>,
+    scratch: &mut Scratch,
     plan: &mut Plan,
 ) {
     let module = ctx.module;
@@ -587,18 +616,16 @@ fn check_reloc_section<'data>(
     let target = module
         .section(section.info as usize)
         .filter(|_| section.info != 0);
-    // Moved relocations go to .klp.rela.<obj>.<target name>, a name the
-    // kernel must parse back; check the target's part once.
-    let target_name_error = target
-        .and_then(|t| names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, t.name)).err());
     // What the target's name tells, found at the first annotated
     // relocation: its name for messages, whether the kernel processes it
-    // early, whether it is read-only.
-    let mut facts: Option<(String, bool, bool)> = None;
+    // early, whether it is read-only, and whether it can be named in the
+    // .klp.rela.<obj>.<target name> the kernel must parse back.
+    let mut facts: Option<(bool, bool, Option<names::NameError>)> = None;
     // The destination of each object's relocations in this section.
     let mut local_dests: Vec<(u32, u32)> = Vec::new();
     // Most entries reference a plain symbol: look at their symbol only.
-    let mut entries = Vec::new();
+    let entries = &mut scratch.entries;
+    entries.clear();
     if uses_symtab {
         section.relocs.for_each_sym(|i, sym| {
             let interesting = ctx
@@ -610,7 +637,7 @@ fn check_reloc_section<'data>(
             }
         });
     }
-    for entry in entries {
+    for &entry in entries.iter() {
         let Some(reloc) = section.relocs.get(entry) else {
             continue;
         };
@@ -681,33 +708,39 @@ fn check_reloc_section<'data>(
             ));
             continue;
         };
-        let (target_name, early, read_only) = facts.get_or_insert_with(|| {
-            let name = target.display_name();
-            let early = matches_early(&name);
-            (name, early, is_read_only(target))
+        let (early, read_only, target_name_error) = facts.get_or_insert_with(|| {
+            let early = matches_early(&String::from_utf8_lossy(target.name));
+            let error =
+                names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, target.name)).err();
+            (early, is_read_only(target), error)
         });
+        // Decoded for messages only.
+        let target_name = || target.display_name();
         if !target.is_alloc() {
             plan.problems.push(problem(format!(
-                "annotated symbol referenced from non-allocated section {target_name}; the \
-                 kernel applies livepatch relocations only to allocated sections"
+                "annotated symbol referenced from non-allocated section {}; the \
+                 kernel applies livepatch relocations only to allocated sections",
+                target_name()
             )));
             continue;
         }
-        if let Some(e) = &target_name_error {
+        if let Some(e) = target_name_error {
             plan.problems.push(problem(format!(
                 "section {} (index {}), which the annotated symbol's relocation applies to, \
                  cannot be named in a .klp.rela.<obj>.<section> section: {e}",
-                target_name, target.index
+                target_name(),
+                target.index
             )));
             continue;
         }
         let late = obj != names::VMLINUX;
         if late && *early {
             plan.problems.push(problem(format!(
-                "module-specific livepatch relocation in {target_name}, which the kernel \
+                "module-specific livepatch relocation in {}, which the kernel \
                  processes when the patch module loads, before {obj} relocations are applied; \
                  move the reference out of that section (e.g. no jump labels, alternatives, \
-                 exception table entries or __init code using it)"
+                 exception table entries or __init code using it)",
+                target_name()
             )));
             continue;
         }
@@ -715,9 +748,10 @@ fn check_reloc_section<'data>(
             plan.problems.push(Problem {
                 severity: crate::error::Severity::Warning,
                 ..problem(format!(
-                    "module-specific livepatch relocation in read-only section {target_name}; \
+                    "module-specific livepatch relocation in read-only section {}; \
                      it is written after the module is write-protected, which fails on some \
-                     architectures"
+                     architectures",
+                    target_name()
                 ))
             });
         }

@@ -132,7 +132,7 @@ pub fn dump(module: &Module<'_>) -> String {
     let _ = writeln!(out, "symbols:");
     for sym in module.symbols.iter().skip(1) {
         let shndx = match (sym.section, sym.shndx) {
-            (Some(i), _) => section_name(i),
+            (Some(i), _) => section_name(i.get() as usize),
             (None, 0) => "UND".to_string(),
             (None, 0xfff1) => "ABS".to_string(),
             (None, 0xfff2) => "COM".to_string(),
@@ -162,7 +162,9 @@ pub fn dump(module: &Module<'_>) -> String {
                 .map(|s| {
                     if s.name.is_empty() {
                         s.section
-                            .map(|i| format!("[{}] section {}", r.sym, section_name(i)))
+                            .map(|i| {
+                                format!("[{}] section {}", r.sym, section_name(i.get() as usize))
+                            })
                             .unwrap_or_else(|| format!("[{}]", r.sym))
                     } else {
                         format!("[{}] {}", r.sym, s.display_name())

@@ -11,6 +11,8 @@
 //! string table and .modinfo only, so that debug information is never
 //! read).
 
+use std::num::NonZeroU32;
+
 use object::elf;
 use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader, Sym as _};
 use object::{Endianness, ReadRef};
@@ -119,6 +121,18 @@ impl<'data> Relocs<'data> {
                 }
             }
         })
+    }
+
+    /// The symbol of entry `i`, decoded alone.
+    pub fn sym(&self, i: usize) -> Option<u32> {
+        let e = self.endian;
+        match self.table {
+            Table::None => None,
+            Table::Rel32(t) => t.get(i).map(|r| r.r_sym(e)),
+            Table::Rela32(t) => t.get(i).map(|r| r.r_sym(e)),
+            Table::Rel64(t) => t.get(i).map(|r| r.r_sym(e)),
+            Table::Rela64(t) => t.get(i).map(|r| r.r_sym(e, self.mips64el)),
+        }
     }
 
     /// Call `f` with the index and the symbol of every entry, in order:
@@ -247,7 +261,8 @@ impl Section<'_> {
     }
 }
 
-/// One symbol table entry.
+/// One symbol table entry (56 bytes: a module may have hundreds of
+/// thousands).
 #[derive(Debug, Clone)]
 pub struct Symbol<'data> {
     /// Symbol table index.
@@ -259,7 +274,7 @@ pub struct Symbol<'data> {
     /// Raw st_shndx.
     pub shndx: u16,
     /// Section index with SHN_XINDEX resolved; None if undefined or special.
-    pub section: Option<usize>,
+    pub section: Option<NonZeroU32>,
     /// Binding (STB_*).
     pub bind: u8,
     /// Type (STT_*).
@@ -463,8 +478,7 @@ where
             })?;
         let section = symtab
             .symbol_section(endian, sym, index)?
-            .map(|s| s.0)
-            .filter(|s| *s != 0);
+            .and_then(|s| NonZeroU32::new(u32::try_from(s.0).unwrap_or(u32::MAX)));
         symbols.push(Symbol {
             index: index.0,
             name,

@@ -115,14 +115,19 @@ fn nothing_to_convert(module: &Module<'_>) -> String {
     }
 }
 
-/// Does the file at `path` look like a livepatch module: does it hold the
-/// bytes `livepatch=Y` (its .modinfo entry) or `.klp.sym.rela.` (an
-/// annotated symbol's name)?  A cheap test that reads no ELF structure, so
-/// that Kbuild can hand every module it links to one klp-convert process;
+/// Does the file at `path` look like a livepatch module: `livepatch=Y` in
+/// .modinfo or an annotated symbol (`.klp.sym.rela.`)?  A cheap test, so
+/// that Kbuild can hand every module it links to one klp-convert process:
+/// the section headers, .modinfo and the symbol names are looked at, no
+/// relocation. A file that does not parse as ELF is a candidate if it holds
+/// either string anywhere, so that the conversion reports what is wrong;
 /// a false positive only costs a conversion that changes nothing.
 pub fn is_livepatch_candidate(path: &std::path::Path) -> Result<bool, Error> {
     let data = sys::read_regular(path, sys::MAX_FILE)
         .map_err(|e| Error::Io(path.to_path_buf(), e.into()))?;
+    if let Ok(m) = Module::parse_symbols(data.as_slice()) {
+        return Ok(m.is_livepatch() || m.symbols.iter().any(|s| names::is_annotation(s.name)));
+    }
     let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
     Ok(has(b"livepatch=Y") || has(b".klp.sym.rela."))
 }

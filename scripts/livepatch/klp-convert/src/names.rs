@@ -129,12 +129,26 @@ impl SymbolRef {
 
     /// Append the name of the livepatch symbol to `out`.
     pub fn push_klp_symbol_name(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let _ = write!(
-            out,
-            "{SYMBOL_PREFIX}{}.{},{}",
-            self.object, self.name, self.pos
-        );
+        out.push_str(SYMBOL_PREFIX);
+        out.push_str(&self.object);
+        out.push('.');
+        out.push_str(&self.name);
+        out.push(',');
+        // The position in decimal, without the formatting machinery.
+        let mut digits = [0u8; 20];
+        let mut n = self.pos;
+        let mut start = digits.len();
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+            start -= 1;
+            if n == 0 {
+                break;
+            }
+        }
+        for d in digits.get(start..).unwrap_or_default() {
+            out.push(char::from(*d));
+        }
     }
 
     /// True if the symbol belongs to vmlinux.
@@ -182,7 +196,7 @@ pub fn check_object(obj: &str) -> Result<(), NameError> {
     let clean = obj
         .bytes()
         .all(|b| b > b' ' && b < 0x7f && !matches!(b, b'.' | b',' | b'-' | b'*'));
-    if let Some(c) = obj.chars().find(|c| !clean && bad(*c)) {
+    if let Some(c) = (!clean).then(|| obj.chars().find(|c| bad(*c))).flatten() {
         return Err(NameError::ObjectChar(c));
     }
     Ok(())
@@ -198,7 +212,7 @@ pub fn check_symbol(sym: &str) -> Result<(), NameError> {
     }
     let bad = |c: char| c == ',' || c.is_whitespace() || c.is_control();
     let clean = sym.bytes().all(|b| b > b' ' && b < 0x7f && b != b',');
-    if let Some(c) = sym.chars().find(|c| !clean && bad(*c)) {
+    if let Some(c) = (!clean).then(|| sym.chars().find(|c| bad(*c))).flatten() {
         return Err(NameError::SymbolChar(c));
     }
     Ok(())

@@ -162,10 +162,6 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], perms_from: &Path) -> Result<(), 
     })
 }
 
-/// Buffer of the writer [`write_atomic_with`] hands out: large slices
-/// (the input's sections) go straight to the file.
-const WRITE_BUFFER: usize = 256 << 10;
-
 /// Write the `size` bytes `fill` produces to `dest` atomically, with the
 /// permission bits of `perms_from`; `fill` writes the file front to back.
 pub fn write_atomic_with(
@@ -233,14 +229,15 @@ fn write_all(
     size: u64,
     fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::with_capacity(WRITE_BUFFER, &mut *file);
+    // The filler gathers small pieces itself; large ones go straight to
+    // the file.
     let mut counted = Counted {
-        inner: &mut w,
+        inner: &mut *file,
         n: 0,
     };
     fill(&mut counted)?;
     let n = counted.n;
-    w.flush()?;
+    file.flush()?;
     if n != size {
         return Err(std::io::Error::other(format!(
             "internal error: {n} bytes written, {size} expected"

@@ -95,7 +95,7 @@ fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
         if name.len == 0 || sym.shndx == elf::SHN_UNDEF.0 || sym.st_type == elf::STT_SECTION.0 {
             continue;
         }
-        let section = sym.section.and_then(|i| elf.section(i));
+        let section = sym.section.and_then(|i| elf.section(i.get() as usize));
         if !module
             && NOT_IN_KALLSYMS
                 .iter()

@@ -264,10 +264,7 @@ impl<'a, 'data> Layout<'a, 'data> {
             let Some(section) = sym.section.filter(|_| *r == GONE) else {
                 continue;
             };
-            renumber(
-                &|| format!("symbol {}", sym.display_name()),
-                u32::try_from(section).unwrap_or(u32::MAX - 1),
-            )?;
+            renumber(&|| format!("symbol {}", sym.display_name()), section.get())?;
         }
         let symtab = module.section(module.symtab).filter(|_| module.symtab != 0);
         let strtab_index = symtab.map(|s| s.link as usize);
@@ -669,8 +666,8 @@ impl<'a, 'data> Layout<'a, 'data> {
                         let sym = self
                             .module
                             .section(m.from as usize)
-                            .and_then(|s| s.relocs.get(m.entry as usize))
-                            .map_or(0, |r| r.sym);
+                            .and_then(|s| s.relocs.sym(m.entry as usize))
+                            .unwrap_or(0);
                         if self.renamed.get(sym as usize).is_none_or(|r| *r == GONE) {
                             return fail(
                                 "a moved relocation references a symbol that is not renamed".into(),
@@ -713,29 +710,21 @@ impl<'a, 'data> Layout<'a, 'data> {
         for s in &self.sections {
             let h = h.get_mut(..self.shdr_size).unwrap_or_default();
             h.fill(0);
-            let offset = s.offset;
-            if self.module.is_64 {
-                put(h, 0, 4, u64::from(s.name), big);
-                put(h, 4, 4, u64::from(s.sh_type), big);
-                put(h, 8, 8, s.flags, big);
-                put(h, 16, 8, s.addr, big);
-                put(h, 24, 8, offset, big);
-                put(h, 32, 8, s.size, big);
-                put(h, 40, 4, u64::from(s.link), big);
-                put(h, 44, 4, u64::from(s.info), big);
-                put(h, 48, 8, s.addralign, big);
-                put(h, 56, 8, s.entsize, big);
-            } else {
-                put(h, 0, 4, u64::from(s.name), big);
-                put(h, 4, 4, u64::from(s.sh_type), big);
-                put(h, 8, 4, s.flags, big);
-                put(h, 12, 4, s.addr, big);
-                put(h, 16, 4, offset, big);
-                put(h, 20, 4, s.size, big);
-                put(h, 24, 4, u64::from(s.link), big);
-                put(h, 28, 4, u64::from(s.info), big);
-                put(h, 32, 4, s.addralign, big);
-                put(h, 36, 4, s.entsize, big);
+            let fields = [
+                u64::from(s.name),
+                u64::from(s.sh_type),
+                s.flags,
+                s.addr,
+                s.offset,
+                s.size,
+                u64::from(s.link),
+                u64::from(s.info),
+                s.addralign,
+                s.entsize,
+            ];
+            let layout = if self.module.is_64 { &SHDR64 } else { &SHDR32 };
+            for ((at, len), value) in layout.iter().zip(fields) {
+                put(h, *at, *len, value, big);
             }
             w.put(h)?;
         }
@@ -876,8 +865,36 @@ impl<'a, 'data> Layout<'a, 'data> {
     }
 }
 
+/// Offset and size of the fields of a section header, in the order
+/// sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link,
+/// sh_info, sh_addralign, sh_entsize.
+const SHDR64: [(usize, usize); 10] = [
+    (0, 4),
+    (4, 4),
+    (8, 8),
+    (16, 8),
+    (24, 8),
+    (32, 8),
+    (40, 4),
+    (44, 4),
+    (48, 8),
+    (56, 8),
+];
+const SHDR32: [(usize, usize); 10] = [
+    (0, 4),
+    (4, 4),
+    (8, 4),
+    (12, 4),
+    (16, 4),
+    (20, 4),
+    (24, 4),
+    (28, 4),
+    (32, 4),
+    (36, 4),
+];
+
 /// What [`Sink`] gathers before it writes.
-const SINK: usize = 256 << 10;
+const SINK: usize = 64 << 10;
 
 /// The output writer: small pieces (symbols, relocation entries) are
 /// gathered in a buffer, large ones (the input's sections) written

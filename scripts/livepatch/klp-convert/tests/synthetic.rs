@@ -145,7 +145,7 @@ fn shn_xindex_symbols_survive() {
         .find(|s| s.name == b"patched_func")
         .unwrap();
     assert_eq!(func.shndx, elf::SHN_XINDEX.0);
-    assert_eq!(func.section, Some(text_index));
+    assert_eq!(func.section.map(|s| s.get() as usize), Some(text_index));
     drop(before);
 
     let out = convert_ok("xindex", &data);
@@ -156,7 +156,7 @@ fn shn_xindex_symbols_survive() {
         .iter()
         .find(|s| s.name == b"patched_func")
         .unwrap();
-    assert_eq!(func.section, Some(text.index));
+    assert_eq!(func.section.map(|s| s.get() as usize), Some(text.index));
     let klp = section(&m, ".klp.rela.vmlinux..text").unwrap();
     assert_eq!(klp.info as usize, text.index);
     assert_eq!(klp.relocs.get(0).unwrap().addend, -4);
