@@ -909,11 +909,14 @@ struct Sink<'w> {
 impl Sink<'_> {
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.n += bytes.len() as u64;
-        if self.buf.len() + bytes.len() > SINK {
+        // What is gathered goes out first, whenever a piece bypasses
+        // the buffer or does not fit in it.
+        let large = bytes.len() >= SINK / 2;
+        if large || self.buf.len() + bytes.len() > SINK {
             self.w.write_all(&self.buf)?;
             self.buf.clear();
         }
-        if bytes.len() >= SINK / 2 {
+        if large {
             return self.w.write_all(bytes);
         }
         self.buf.extend_from_slice(bytes);
@@ -946,5 +949,35 @@ impl Sink<'_> {
         self.w.write_all(&self.buf)?;
         self.buf.clear();
         self.w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces come out in the order they were put, whichever path each
+    /// takes: a large piece after a small one must not overtake it.
+    #[test]
+    fn sink_keeps_order() {
+        let mut out = Vec::new();
+        let mut sink = Sink {
+            w: &mut out,
+            buf: Vec::new(),
+            n: 0,
+        };
+        let large = vec![2u8; SINK / 2 + 1];
+        let mut want = Vec::new();
+        for piece in [&[1u8; 10][..], &large, &[3u8; 7], &[4u8; 100]] {
+            sink.put(piece).unwrap();
+            want.extend_from_slice(piece);
+        }
+        sink.pad(want.len() as u64 + 5).unwrap();
+        want.extend_from_slice(&[0; 5]);
+        sink.put(&large).unwrap();
+        want.extend_from_slice(&large);
+        sink.flush().unwrap();
+        assert_eq!(sink.n, want.len() as u64);
+        assert!(out == want, "pieces reordered");
     }
 }
