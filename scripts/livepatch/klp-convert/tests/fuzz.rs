@@ -26,7 +26,7 @@
 //! Every input runs under a counting allocator: the largest single
 //! allocation must stay within 4 times the bytes of the input (module and
 //! maps) plus 1 MiB, and the peak of live allocations within 4 times plus
-//! 16 MiB (the fixed cost of a run: object's builder, the stack of a
+//! 16 MiB (the fixed cost of a run: the writer's buffer, the stack of a
 //! decompressor's reader thread); the worst ratios are printed.
 //!
 //! `cargo test --test fuzz` runs `DEFAULT_ITERATIONS` module inputs and
