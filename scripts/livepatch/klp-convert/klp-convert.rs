@@ -31,6 +31,20 @@ vmlinux, a module .ko/.ko.xz/.ko.zst or a directory such as
 resolve it, and a wrong one fails with the valid choices printed. When
 several files know an object, the last one given wins.
 
+Plain references: with --symvers FILE (repeatable; Kbuild gives the
+build's Module.symvers files), every undefined global symbol of a
+livepatch module that no FILE exports is converted too, its object and
+position read from the --symbols maps (vmlinux, and every module a
+kallsyms dump or a module file given lists); a name found in none or in
+several objects or positions fails with the annotations that would settle
+it. KLP_MODULE_RELOC(obj) tables of the earlier upstream series
+(.klp.module_relocs.<obj>: {symbol address, u32 position} entries) name the
+object and position of plain references, with or without --symbols.
+
+--modpost MODPOST ARGS... runs modpost (a distribution's prebuilt one)
+so that livepatch modules may keep plain references to symbols nothing
+exports; any other module referencing such a symbol still fails.
+
 IN is rewritten in place unless OUT is given. The output is written to a
 temporary file (mode 0600) and renamed into place; on any error, or on
 SIGINT, SIGTERM or SIGHUP (exit status 128 + the signal), nothing is
@@ -163,6 +177,13 @@ fn parse_args(args: &[String], out: &mut Out) -> Result<Command, String> {
          System.map, vmlinux, .ko[.xz|.zst], module directory); repeatable",
         "FILE",
     );
+    opts.optmulti(
+        "",
+        "symvers",
+        "Module.symvers of the build: convert the livepatch module's plain references \
+         (undefined, exported by none) from the --symbols maps too; repeatable",
+        "FILE",
+    );
     opts.optflag(
         "",
         "modfinal",
@@ -187,6 +208,11 @@ fn parse_args(args: &[String], out: &mut Out) -> Result<Command, String> {
         list: m.opt_present("l"),
         werror: m.opt_present("W"),
         symbols: m.opt_strs("s").into_iter().map(PathBuf::from).collect(),
+        symvers: m
+            .opt_strs("symvers")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         ..Options::default()
     };
     if m.opt_present("modfinal") {
@@ -296,6 +322,9 @@ fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if args.first().is_some_and(|a| a == "--modpost") {
+        return ExitCode::from(klp_convert::modpost::run(args.get(1..).unwrap_or_default()));
+    }
     let mut out = Out::default();
     let ok = match parse_args(&args, &mut out) {
         Ok(Command::Done) => true,

@@ -20,7 +20,7 @@ use object::elf as oelf;
 use crate::arch::{self, RelocSite};
 use crate::elf::{Module, Section, SHN_LIVEPATCH};
 use crate::error::{Error, Problem};
-use crate::names::{self, Annotation};
+use crate::names::{self, Annotation, Request, Wanted};
 use crate::write::Layout;
 
 /// Sections the kernel processes when the patch module loads, before any
@@ -295,19 +295,44 @@ impl<'data> Dests<'data> {
 /// Decide what to convert and check everything the kernel will check
 /// later, and more.
 pub fn plan(module: &Module<'_>) -> Plan {
-    plan_with(module, &mut |name| match names::parse_annotation(name) {
-        Ok(a) => (Some(a), Vec::new()),
-        Err(e) => (None, vec![Problem::error(e.to_string())]),
-    })
+    plan_with(module, &mut resolve_without_map, &[])
 }
 
-/// Turns an annotated symbol's name into the annotation to convert (None
+/// The annotation without a symbol map: the name must say everything.
+pub fn resolve_without_map(wanted: Wanted<'_>) -> (Option<Annotation>, Vec<Problem>) {
+    match wanted {
+        Wanted::Name(name) => match names::parse_annotation(name) {
+            Ok(a) => (Some(a), Vec::new()),
+            Err(e) => (None, vec![Problem::error(e.to_string())]),
+        },
+        Wanted::Request(req) => match req.explicit() {
+            Some(a) => (Some(a), Vec::new()),
+            None => (
+                None,
+                vec![Problem::error(format!(
+                    "undefined symbol {} is neither exported nor annotated: give the target's \
+                     symbols (KLP_SYMBOLS=, klp-convert --symbols: a /proc/kallsyms dump, \
+                     System.map, vmlinux, the module's .ko) to resolve it, or annotate it with \
+                     KLP_RELOC_SYMBOL()",
+                    req.name
+                ))],
+            ),
+        },
+    }
+}
+
+/// Turns a symbol to convert into the annotation to convert it with (None
 /// if it cannot be), with the problems found; e.g. a check against the
 /// target's symbols (crate::symmap_check).
-pub type Resolve<'a> = dyn FnMut(&[u8]) -> (Option<Annotation>, Vec<Problem>) + 'a;
+pub type Resolve<'a> = dyn FnMut(Wanted<'_>) -> (Option<Annotation>, Vec<Problem>) + 'a;
 
-/// [`plan`], with annotated names resolved by `resolve`.
-pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
+/// [`plan`], with annotated names resolved by `resolve`, and `extra`
+/// symbols, whose names are plain, converted as their requests say.
+pub fn plan_with(
+    module: &Module<'_>,
+    resolve: &mut Resolve<'_>,
+    extra: &[(usize, Request)],
+) -> Plan {
     let mut plan = Plan::default();
     let mut annotations = Annotated {
         of: vec![NONE; module.symbols.len()],
@@ -319,21 +344,33 @@ pub fn plan_with(module: &Module<'_>, resolve: &mut Resolve<'_>) -> Plan {
     let (mut annotated, mut klp) = (Vec::new(), Vec::new());
     for (i, k) in kinds.iter().enumerate() {
         if k & KIND_ANNOTATION_NAME != 0 {
-            annotated.push(i);
+            annotated.push((i, None));
         }
         if k & (KIND_LIVEPATCH | KIND_KLP_NAME) != 0 {
             klp.push(i);
         }
+    }
+    if !extra.is_empty() {
+        // The plan's symbols go in symbol order.
+        annotated.extend(extra.iter().map(|(i, r)| (*i, Some(r))));
+        annotated.sort_by_key(|(i, _)| *i);
+        annotated.dedup_by_key(|(i, _)| *i);
     }
     // Sized exactly: a module may have tens of thousands.
     annotations.list.reserve_exact(annotated.len());
     plan.symbols.reserve_exact(annotated.len());
 
     // The annotated symbols themselves.
-    for sym in annotated.iter().filter_map(|i| module.symbols.get(*i)) {
+    for (sym, req) in annotated
+        .iter()
+        .filter_map(|(i, r)| module.symbols.get(*i).map(|s| (s, *r)))
+    {
         // Decoded for messages only.
         let name = || sym.display_name();
-        let (annotation, problems) = resolve(sym.name);
+        let (annotation, problems) = resolve(match req {
+            Some(r) => Wanted::Request(r),
+            None => Wanted::Name(sym.name),
+        });
         for p in problems {
             let p = if p.symbol.is_none() {
                 p.symbol(name())

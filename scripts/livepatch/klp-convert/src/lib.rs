@@ -27,6 +27,8 @@ pub mod dump;
 pub mod elf;
 pub mod error;
 pub mod list;
+pub mod modpost;
+pub mod module_relocs;
 pub mod names;
 pub mod objsyms;
 pub mod output;
@@ -35,6 +37,7 @@ pub mod symmap_check;
 pub mod symmap_elf;
 pub mod symmap_text;
 pub mod symmap_tree;
+pub mod symvers;
 pub mod sys;
 #[cfg(test)]
 mod testutil;
@@ -62,6 +65,10 @@ pub struct Options {
     pub werror: bool,
     /// Symbol maps of the target kernel (--symbols), in the order given.
     pub symbols: Vec<PathBuf>,
+    /// Module.symvers files (--symvers): with them, the plain references
+    /// of a livepatch module (undefined, global, exported by none) are
+    /// converted too, from the symbol maps.
+    pub symvers: Vec<PathBuf>,
 }
 
 /// What happened.
@@ -146,18 +153,32 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         });
     }
 
+    // Symbols with plain names to convert: entries of KLP_MODULE_RELOC()
+    // tables, then, with Module.symvers, the other plain references.
+    let (mut extra, table_problems) = if module.is_livepatch() {
+        module_relocs::requests(&module)
+    } else {
+        Default::default()
+    };
+    if module.is_livepatch() && !opts.symvers.is_empty() {
+        let plain = symvers::plain_references(&module, &opts.symvers, &extra)?;
+        extra.extend(plain);
+        extra.sort_by_key(|(i, _)| *i);
+    }
+
     let mut notes = Vec::new();
-    let plan = if opts.symbols.is_empty() {
-        convert::plan(&module)
+    let mut plan = if opts.symbols.is_empty() {
+        convert::plan_with(&module, &mut convert::resolve_without_map, &extra)
     } else {
         let mut map = symmap::SymbolMap::new(&opts.symbols)?;
         let mut resolver = symmap_check::Resolver::new(&mut map);
-        let mut plan = convert::plan_with(&module, &mut |name| resolver.resolve(name));
+        let mut plan = convert::plan_with(&module, &mut |w| resolver.resolve(w), &extra);
         plan.problems.extend(resolver.repeated_map_errors());
         notes = resolver.notes;
         notes.splice(0..0, map.log);
         plan
     };
+    plan.problems.splice(0..0, table_problems);
     let warnings: Vec<Problem> = plan
         .problems
         .iter()

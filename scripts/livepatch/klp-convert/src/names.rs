@@ -285,15 +285,70 @@ impl Request {
 
     /// [`Request::explicit`], consuming the request.
     pub fn into_explicit(self) -> Option<Annotation> {
+        let object = self.object?;
         Some(Annotation {
-            patched: self.patched,
+            patched: if self.patched == INFER {
+                object.clone()
+            } else {
+                self.patched
+            },
             target: SymbolRef {
-                object: self.object?,
+                object,
                 name: self.name,
                 pos: self.pos?,
             },
         })
     }
+
+    /// The request klp-convert makes for a plain reference, an undefined
+    /// symbol that is neither annotated nor exported: object and position
+    /// from the symbol maps, and the reference patches the object that
+    /// defines the symbol (its relocations are applied with that object).
+    pub fn plain(name: &str) -> Self {
+        Request {
+            patched: INFER.to_string(),
+            object: None,
+            name: name.to_string(),
+            pos: None,
+            file: None,
+        }
+    }
+
+    /// The request of a `KLP_MODULE_RELOC(obj)` table entry: the symbol
+    /// is `pos` of `obj`, and the reference patches `obj`.
+    pub fn in_object(object: &str, name: &str, pos: u64) -> Self {
+        Request {
+            patched: object.to_string(),
+            object: Some(object.to_string()),
+            name: name.to_string(),
+            pos: Some(pos),
+            file: None,
+        }
+    }
+
+    /// True for [`Request::plain`].
+    pub fn is_plain(&self) -> bool {
+        self.patched == INFER
+    }
+
+    /// The object the reference patches, once `object` defines it.
+    pub fn patched_for<'a>(&'a self, object: &'a str) -> &'a str {
+        if self.is_plain() {
+            object
+        } else {
+            &self.patched
+        }
+    }
+}
+
+/// What a symbol to convert asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Wanted<'a> {
+    /// An annotated symbol: its own name.
+    Name(&'a [u8]),
+    /// A symbol whose name is plain: what klp-convert asks for it (a plain
+    /// reference, or an entry of a `KLP_MODULE_RELOC()` table).
+    Request(&'a Request),
 }
 
 /// Parse `.klp.sym.rela.<patched_obj>.<sym_obj|*>.<sym>,<pos|*>[,<file>]`.

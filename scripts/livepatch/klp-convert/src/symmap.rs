@@ -287,6 +287,34 @@ impl SymbolMap {
         Ok(None)
     }
 
+    /// The modules the maps list, in the order given: those of every
+    /// kallsyms dump and every module file (read now); a tree lists none,
+    /// it only answers for modules asked by name.
+    pub fn listed_modules(&mut self) -> Result<Vec<String>, SymMapError> {
+        let mut out: Vec<String> = Vec::new();
+        for i in 0..self.sources.len() {
+            if !matches!(
+                self.sources.get(i).map(|s| s.kind),
+                Some(Kind::Kallsyms | Kind::Module(_))
+            ) {
+                continue;
+            }
+            self.load(i)?;
+            if let Some(Source {
+                state: State::Loaded(ids),
+                ..
+            }) = self.sources.get(i)
+            {
+                for o in ids.iter().filter_map(|id| self.objects.get(*id)) {
+                    if o.object != VMLINUX && !out.contains(&o.object) {
+                        out.push(o.object.clone());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Names of the modules the kallsyms dumps given so far list; used to
     /// suggest the right object.
     pub fn loaded_objects(&self) -> Vec<&ObjectSymbols> {

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use crate::error::Problem;
-use crate::names::{self, Annotation, Request, SymbolRef, VMLINUX};
+use crate::names::{self, Annotation, Request, SymbolRef, Wanted, VMLINUX};
 use crate::symmap::{Candidate, Kind, Lookup, SymbolMap};
 
 /// Candidates listed in one message, at most: a map with two million
@@ -226,7 +226,7 @@ impl<'m> Resolver<'m> {
                 f.clones.join(", ")
             );
         }
-        msg.push_str(&self.elsewhere(&req.patched, &req.name, &f.object));
+        msg.push_str(&self.elsewhere(req.patched_for(&f.object), &req.name, &f.object));
         Problem::error(msg)
     }
 
@@ -248,13 +248,37 @@ impl<'m> Resolver<'m> {
 
     /// Resolve one annotated symbol name: the annotation to convert
     /// (None on error) and the problems found.
-    pub fn resolve(&mut self, raw: &[u8]) -> (Option<Annotation>, Vec<Problem>) {
-        let req = match names::parse_request(raw) {
-            Ok(r) => r,
-            Err(e) => return (None, vec![Problem::error(e.to_string())]),
-        };
+    pub fn resolve(&mut self, wanted: Wanted<'_>) -> (Option<Annotation>, Vec<Problem>) {
+        match wanted {
+            Wanted::Name(raw) => match names::parse_request(raw) {
+                Ok(r) => self.resolve_request(&r),
+                Err(e) => (None, vec![Problem::error(e.to_string())]),
+            },
+            Wanted::Request(r) => self.resolve_request(r),
+        }
+    }
+
+    /// A symbol map error, reported once: later ones only count.
+    fn map_error(&mut self, p: Problem) -> (Option<Annotation>, Vec<Problem>) {
+        if let Some(seen) = self.map_errors.iter_mut().find(|e| e.0 == p.message) {
+            seen.1 += 1;
+            return (None, Vec::new());
+        }
+        self.map_errors.push((p.message.clone(), 0));
+        (None, vec![p])
+    }
+
+    fn resolve_request(&mut self, req: &Request) -> (Option<Annotation>, Vec<Problem>) {
         let objects: Vec<String> = match &req.object {
             Some(o) => vec![o.clone()],
+            // A plain reference: vmlinux and every module the maps list.
+            None if req.is_plain() => match self.map.listed_modules() {
+                Ok(mut m) => {
+                    m.insert(0, VMLINUX.to_string());
+                    m
+                }
+                Err(e) => return self.map_error(Problem::error(e.to_string())),
+            },
             None if req.patched == VMLINUX => vec![VMLINUX.to_string()],
             None => vec![VMLINUX.to_string(), req.patched.clone()],
         };
@@ -264,15 +288,7 @@ impl<'m> Resolver<'m> {
             match self.find(o, &req.name) {
                 Ok(Some(f)) => found.push(f),
                 Ok(None) => unknown.push(o.clone()),
-                Err(p) => {
-                    // The map remembers the failure; say it once.
-                    if let Some(seen) = self.map_errors.iter_mut().find(|e| e.0 == p.message) {
-                        seen.1 += 1;
-                        return (None, Vec::new());
-                    }
-                    self.map_errors.push((p.message.clone(), 0));
-                    return (None, vec![p]);
-                }
+                Err(p) => return self.map_error(p),
             }
         }
         let sources = self.map.describe_sources();
@@ -361,27 +377,32 @@ impl<'m> Resolver<'m> {
                                     .map(|o| which_map(o))
                                     .collect::<Vec<_>>()
                                     .join("; "),
-                                choices(&req.patched, &req.name, &f)
+                                choices(req.patched_for(&f.object), &req.name, &f)
                             ))],
                         );
                     }
-                    return self.evaluate(&req, f);
+                    return self.evaluate(req, f);
                 }
                 _ => {
+                    let which: Vec<&str> = hits
+                        .iter()
+                        .filter_map(|i| found.get(*i))
+                        .map(|f| f.object.as_str())
+                        .collect();
                     let mut msg = format!(
-                        "cannot infer the object of {}: both vmlinux and {} define it; \
-                         name it with one of:",
-                        req.name, req.patched
+                        "cannot infer the object of {}: {} define it; name it with one of:",
+                        req.name,
+                        which.join(" and ")
                     );
-                    for f in &found {
-                        msg.push_str(&choices(&req.patched, &req.name, f));
+                    for f in hits.iter().filter_map(|i| found.get(*i)) {
+                        msg.push_str(&choices(req.patched_for(&f.object), &req.name, f));
                     }
                     return (None, vec![Problem::error(msg)]);
                 }
             }
         }
         let f = found.swap_remove(0);
-        self.evaluate(&req, f)
+        self.evaluate(req, f)
     }
 
     fn evaluate(&mut self, req: &Request, f: Found) -> (Option<Annotation>, Vec<Problem>) {
@@ -390,7 +411,7 @@ impl<'m> Resolver<'m> {
             return (None, vec![self.not_found(req, &f)]);
         }
         let name = &req.name;
-        let list = choices(&req.patched, name, &f);
+        let list = choices(req.patched_for(&f.object), name, &f);
         let (index, pos) = match (req.pos, &req.file) {
             (Some(0), _) if n == 1 => (0, 0),
             (Some(0), _) => {
@@ -549,7 +570,7 @@ impl<'m> Resolver<'m> {
         ));
         (
             Some(Annotation {
-                patched: req.patched.clone(),
+                patched: req.patched_for(&target.object).to_string(),
                 target,
             }),
             problems,
@@ -559,6 +580,9 @@ impl<'m> Resolver<'m> {
 
 /// The annotation's name as written, for notes.
 fn req_name(req: &Request) -> String {
+    if req.is_plain() {
+        return format!("undefined {}", req.name);
+    }
     let mut s = format!(
         "{}{}.{}.{},",
         names::ANNOTATION_PREFIX,

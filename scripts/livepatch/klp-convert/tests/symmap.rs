@@ -642,7 +642,7 @@ fn module_maps_count_in_symtab_order() {
     let r = convert(&both, &dir.join("m4.out.ko"), &[&tgt_with_c_start], &[]);
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("both vmlinux and tgt define it")
+        r.stderr.contains("vmlinux and tgt define it")
             && r.stderr.contains("KLP_RELOC_SYMBOL(tgt, tgt, c_start)"),
         "{}",
         r.stderr
@@ -809,10 +809,186 @@ fn mutated_maps_never_panic() {
             if let Ok(mut map) = SymbolMap::new(std::slice::from_ref(&path)) {
                 let mut r = Resolver::new(&mut map);
                 for n in names {
-                    let _ = r.resolve(n);
+                    let _ = r.resolve(klp_convert::names::Wanted::Name(n));
                 }
             }
             let _ = fs::remove_file(&path);
         }
     }
+}
+
+/// Issue 13: plain references (no annotation) get object and position
+/// from the maps when Module.symvers says nothing exports them.
+#[test]
+fn plain_references_resolve_from_maps() {
+    let dir = scratch("symmap-plain");
+    let ks = write_kallsyms(&dir);
+    let symvers = dir.join("Module.symvers");
+    fs::write(&symvers, "0x12345678\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n").unwrap();
+    let sv = format!("--symvers={}", symvers.display());
+    let ko = patch(
+        &dir,
+        "plain",
+        &[
+            ("extern char *saved_command_line;", "saved_command_line"),
+            ("extern int tgt_unique(void);", "tgt_unique"),
+            ("extern int printk(const char *, ...);", "printk"),
+            (
+                "extern int h2(void) KLP_RELOC_SYMBOL_POS(tgt, tgt, helper, 2);",
+                "h2",
+            ),
+        ],
+    );
+    let out = dir.join("plain.out.ko");
+    let r = convert(&ko, &out, &[&ks], &[&sv, "-v"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("undefined tgt_unique -> .klp.sym.tgt.tgt_unique,0"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        converted_names(&out),
+        [
+            ".klp.sym.tgt.helper,2",
+            ".klp.sym.tgt.tgt_unique,0",
+            ".klp.sym.vmlinux.saved_command_line,0"
+        ]
+    );
+    // The module symbol's relocations go with the module, the exported
+    // printk stays an ordinary undefined symbol.
+    let data = fs::read(&out).unwrap();
+    let m = Module::parse(&data).unwrap();
+    assert!(m.section_by_name(b".klp.rela.tgt..data").is_some());
+    assert!(m.section_by_name(b".klp.rela.vmlinux..data").is_some());
+    assert!(m
+        .symbols
+        .iter()
+        .any(|s| s.name == b"printk" && s.is_undefined()));
+
+    // Without Module.symvers nothing plain is touched.
+    let r = convert(&ko, &dir.join("plain.nosv.ko"), &[&ks], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        converted_names(&dir.join("plain.nosv.ko")),
+        [".klp.sym.tgt.helper,2"]
+    );
+
+    // Without maps: an error that says how to give them.
+    let before = fs::read(&ko).unwrap();
+    let r = convert(&ko, &dir.join("plain.nomap.ko"), &[], &[&sv]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("undefined symbol saved_command_line is neither exported nor annotated")
+            && r.stderr.contains("KLP_SYMBOLS="),
+        "{}",
+        r.stderr
+    );
+    assert_untouched(&dir, &ko, &before, Some(&dir.join("plain.nomap.ko")));
+
+    // Ambiguous or missing: the candidates and the annotations to write.
+    for (decl, ident, want) in [
+        (
+            "extern int c_start(void);",
+            "c_start",
+            "KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, c_start, 2)",
+        ),
+        (
+            "extern int helper(void);",
+            "helper",
+            "KLP_RELOC_SYMBOL_POS(tgt, tgt, helper, 1)",
+        ),
+        (
+            "extern int nowhere(void);",
+            "nowhere",
+            "nowhere not found in vmlinux",
+        ),
+    ] {
+        let ko = patch(&dir, ident, &[(decl, ident)]);
+        let r = convert(&ko, &dir.join(format!("{ident}.out.ko")), &[&ks], &[&sv]);
+        assert_eq!(r.code, 1, "{ident}");
+        assert!(r.stderr.contains(want), "{ident}: {}", r.stderr);
+    }
+}
+
+/// Issue 13: the v7 series' KLP_MODULE_RELOC() tables.
+#[test]
+fn module_reloc_tables_name_plain_references() {
+    const STRUCT: &str =
+        "struct klp_module_reloc { void *sym; unsigned int sympos; } __attribute__((packed));";
+    let dir = scratch("symmap-tables");
+    let ks = write_kallsyms(&dir);
+    let table = |obj: &str, entries: &str| {
+        format!(
+            "struct klp_module_reloc relocs_{obj}[] \
+             __attribute__((section(\".klp.module_relocs.{obj}\"), aligned(4))) = {{ {entries} }};"
+        )
+    };
+    let ko = patch(
+        &dir,
+        "v7",
+        &[
+            (STRUCT, "helper"),
+            ("extern int helper(void);", "helper"),
+            ("extern char *saved_command_line;", "saved_command_line"),
+            (&table("tgt", "{ (void *)&helper, 2 },"), "helper"),
+            (
+                &table("vmlinux", "{ (void *)&saved_command_line, 0 },"),
+                "helper",
+            ),
+        ],
+    );
+    // No map needed: the table says everything.
+    let out = dir.join("v7.out.ko");
+    let r = convert(&ko, &out, &[], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        converted_names(&out),
+        [
+            ".klp.sym.tgt.helper,2",
+            ".klp.sym.vmlinux.saved_command_line,0"
+        ]
+    );
+    let data = fs::read(&out).unwrap();
+    let m = Module::parse(&data).unwrap();
+    assert!(m.section_by_name(b".klp.rela.tgt..data").is_some());
+    assert!(m
+        .section_by_name(b".klp.rela.tgt..klp.module_relocs.tgt")
+        .is_some());
+    // With a map the entries are checked like annotations.
+    let bad = patch(
+        &dir,
+        "v7bad",
+        &[
+            (STRUCT, "helper"),
+            ("extern int helper(void);", "helper"),
+            (&table("tgt", "{ (void *)&helper, 3 },"), "helper"),
+        ],
+    );
+    let r = convert(&bad, &dir.join("v7bad.out.ko"), &[&ks], &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("position 3 is out of range"),
+        "{}",
+        r.stderr
+    );
+    // An entry that is not a symbol's address names file, section, offset.
+    let odd = patch(
+        &dir,
+        "v7odd",
+        &[
+            (STRUCT, "helper"),
+            ("extern int helper(void);", "helper"),
+            (&table("tgt", "{ (void *)&helper, 1 }, { 0, 1 },"), "helper"),
+        ],
+    );
+    let r = convert(&odd, &dir.join("v7odd.out.ko"), &[], &[]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(".klp.module_relocs.tgt") && r.stderr.contains("entry 1 names no symbol"),
+        "{}",
+        r.stderr
+    );
 }
