@@ -31,13 +31,10 @@ use object::elf as oelf;
 
 use crate::elf::Module;
 use crate::names;
-use crate::symvers::exported_names;
+use crate::symvers::{exported_names, needs_no_export};
 
 /// modpost's options that take an argument (every version since 5.10).
 const WITH_ARG: &[&str] = &["-i", "-T", "-o", "-d", "-u"];
-
-/// Names the module loader or the linker resolve without an export.
-const NOT_EXPORTED: &[&[u8]] = &[b".TOC.", b"_GLOBAL_OFFSET_TABLE_"];
 
 /// What the wrapper needs from modpost's arguments.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -110,7 +107,7 @@ fn read_object(path: &str) -> Result<Object, String> {
             if global
                 && !names::is_annotation(s.name)
                 && !s.name.starts_with(names::SYMBOL_PREFIX.as_bytes())
-                && !NOT_EXPORTED.contains(&s.name)
+                && !needs_no_export(s.name)
             {
                 o.undefined.push(s.name.to_vec());
             }

@@ -20,8 +20,28 @@ use crate::elf::Module;
 use crate::error::Error;
 use crate::names::{self, Request};
 
-/// Names the module loader or the linker resolve without an export.
-const NOT_EXPORTED: &[&[u8]] = &[b".TOC.", b"_GLOBAL_OFFSET_TABLE_"];
+/// Undefined names that need no export: modpost ignores them too
+/// (scripts/mod/modpost.c, ignore_undef_symbol()): the module's own
+/// structure, the GOT and TOC bases, linker-made section bounds and the
+/// register save/restore helpers linked into every powerpc module.
+const NOT_EXPORTED: &[&[u8]] = &[b"__this_module", b".TOC.", b"_GLOBAL_OFFSET_TABLE_"];
+const NOT_EXPORTED_PREFIXES: &[&[u8]] = &[
+    b"__start_",
+    b"__stop_",
+    b"_restgpr",
+    b"_savegpr",
+    b"_rest32gpr_",
+    b"_save32gpr_",
+    b"_restfpr_",
+    b"_savefpr_",
+    b"_restvr_",
+    b"_savevr_",
+];
+
+/// True for a name an undefined symbol may have without any export.
+pub fn needs_no_export(name: &[u8]) -> bool {
+    NOT_EXPORTED.contains(&name) || NOT_EXPORTED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
 
 /// The undefined global symbols of `module` that may need a livepatch
 /// relocation (before Module.symvers is read): indexes and names.
@@ -35,7 +55,7 @@ fn candidates<'a>(module: &'a Module<'_>) -> impl Iterator<Item = (usize, &'a [u
                 && s.bind == oelf::STB_GLOBAL.0
                 && !s.name.is_empty()
                 && !s.name.starts_with(names::SYMBOL_PREFIX.as_bytes())
-                && !NOT_EXPORTED.contains(&s.name)
+                && !needs_no_export(s.name)
         })
         .map(|s| (s.index, s.name))
 }
