@@ -22,6 +22,7 @@
 #define _LINUX_LIVEPATCH_RELOC_H
 
 #include <linux/compiler.h>
+#include <linux/types.h>
 
 /**
  * KLP_RELOC_SYMBOL_POS() - name a symbol of another object by position
@@ -85,5 +86,44 @@
  */
 #define KLP_SYMBOL_FILE(patched_obj, sym, file)				\
 	asm("\".klp.sym.rela." #patched_obj ".*." #sym ",*," file "\"")__weak
+
+/**
+ * struct klp_module_reloc - an entry of a KLP_MODULE_RELOC() table
+ * @sym: the address of the symbol, a plain extern declaration
+ * @sym64: @sym, 64 bits wide on every architecture
+ * @sympos: its position in the table's object, as in KLP_RELOC_SYMBOL_POS()
+ *
+ * The form of the earlier klp-convert series: plain extern declarations,
+ * and for a symbol klp-convert cannot find alone (its name is not unique,
+ * or no symbol map is given) an entry in a table of the object that
+ * defines it.  klp-convert reads the tables; the references are converted
+ * as if annotated with KLP_RELOC_SYMBOL_POS(obj, obj, sym, pos).
+ */
+struct klp_module_reloc {
+	union {
+		void *sym;
+		u64 sym64;
+	};
+	u32 sympos;
+} __packed;
+
+/**
+ * KLP_MODULE_RELOC() - declare the table of the symbols of @obj
+ * @obj: vmlinux or a module's name; the references patch its code
+ *
+ *	KLP_MODULE_RELOC(ext4) my_relocs[] = {
+ *		KLP_SYMPOS(ext4_fill_super, 2),
+ *	};
+ */
+#define KLP_MODULE_RELOC(obj)						\
+	struct klp_module_reloc __section(".klp.module_relocs." #obj)	\
+	__aligned(4)
+
+/**
+ * KLP_SYMPOS() - an entry of a KLP_MODULE_RELOC() table
+ * @symbol: the extern declaration's name
+ * @pos: its position in the table's object, 0 for a unique name
+ */
+#define KLP_SYMPOS(symbol, pos)	{ .sym = &(symbol), .sympos = (pos), }
 
 #endif /* _LINUX_LIVEPATCH_RELOC_H */
