@@ -41,15 +41,20 @@ BOOT = os.path.join(HARNESS, 'boot')
 # fails to build must not stop the others.  'sample' is the project's
 # samples/livepatch; 'infer' and '<neg>.symbols' are built with the target
 # kernel's symbols (make KLP_SYMBOLS=...), the latter from the sources of
-# <neg>; 'infer' needs klpt_target.ko of 'modules'.
-MODULE_DIRS = ['sample', 'modules', 'infer', 'neg_sympos', 'neg_missing',
-               'neg_ambiguous', 'neg_sympos.symbols', 'neg_missing.symbols',
-               'neg_ambiguous.symbols', 'neg_jump_table']
+# <neg>; 'infer' and 'plain' need klpt_target.ko of 'modules'.
+MODULE_DIRS = ['sample', 'modules', 'infer', 'plain', 'neg_sympos',
+               'neg_missing', 'neg_ambiguous', 'neg_plain',
+               'neg_sympos.symbols', 'neg_missing.symbols',
+               'neg_ambiguous.symbols', 'neg_plain.symbols', 'neg_modpost',
+               'neg_jump_table']
+# Built with the target's symbols and klpt_target.ko of 'modules'.
+WITH_TARGET_SYMBOLS = ('infer', 'plain')
 SAMPLES = os.path.join(REPO, 'samples', 'livepatch')
 # A module of the distribution kernel (from prepare-kdir's MODULES) that
 # klpt_lp_distro patches, and the groups that use modules/.
 DISTRO_MODULE = 'kernel/drivers/net/dummy.ko'
-MODULES_GROUPS = {'vmlinux', 'sympos', 'module', 'late', 'distro', 'infer'}
+MODULES_GROUPS = {'vmlinux', 'sympos', 'module', 'late', 'distro', 'infer',
+                  'plain'}
 
 # The number of c_start entries in vmlinux that klpt_sympos references.
 C_START_COUNT = 3
@@ -121,6 +126,17 @@ CASES = [
          'symbol fails the build'),
     Case('neg_ambiguous_build', 'with the kernel\'s symbols, c_start,0 '
          'fails the build'),
+    Case('plain_refs', 'plain extern references to vmlinux and klpt_target '
+         'symbols, object and position from the kernel\'s symbols and a '
+         'KLP_MODULE_RELOC() table, patch loaded before the target: '
+         'resolved right', 'plain'),
+    Case('unload_plain', 'disable and rmmod klpt_plain', 'plain'),
+    Case('neg_plain', 'a plain reference without the kernel\'s symbols '
+         'fails the build, saying how to give them'),
+    Case('neg_plain_build', 'with the kernel\'s symbols, a plain reference '
+         'to c_start fails the build listing its three candidates'),
+    Case('neg_modpost', 'the same plain reference in a module that is not '
+         'a livepatch fails modpost; the livepatch beside it does not'),
 ]
 
 # Negative load cases: the module, and the symbol that klp-convert's
@@ -532,13 +548,13 @@ class KernelRun:
                 self.builds[d] = (0, '', [], None)
                 continue
             symbols = []
-            if d == 'infer' or d.endswith('.symbols'):
+            if d in WITH_TARGET_SYMBOLS or d.endswith('.symbols'):
                 if not os.path.isfile(kallsyms):
                     self.skip_symbol_cases(d)
                     self.builds[d] = (0, '', [], None)
                     continue
                 symbols = [kallsyms]
-            if d == 'infer':
+            if d in WITH_TARGET_SYMBOLS:
                 symbols.append(os.path.join(self.out, 'modules',
                                             'klpt_target.ko'))
             if d == 'sample':
@@ -619,6 +635,24 @@ class KernelRun:
             self.results[name] = Result(
                 not errs, '; '.join(errs),
                 ['build log: ' + logfile] + (lines or tail(out)))
+        for case, build, want in (
+                ('neg_plain', 'neg_plain',
+                 ['c_start is neither exported nor annotated',
+                  'KLP_SYMBOLS=']),
+                ('neg_plain_build', 'neg_plain.symbols',
+                 ['KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, c_start, 3)']),
+                ('neg_modpost', 'neg_modpost',
+                 ['ERROR: modpost: "nr_processes" [',
+                  'klpt_neg_modpost_plain.ko] undefined!'])):
+            if self.selected(case) and case not in self.results:
+                self.results[case] = self.build_refused(build, want)
+        if self.selected('neg_modpost') and self.results['neg_modpost'].ok:
+            out = self.builds['neg_modpost'][1]
+            if any('klpt_neg_modpost_lp' in line and 'undefined' in line
+                   for line in out.splitlines()):
+                self.results['neg_modpost'] = Result(
+                    False, 'modpost named the livepatch module too',
+                    tail(out))
         if self.selected('neg_jump_table'):
             rc, out, kos, logfile = self.builds['neg_jump_table']
             errs = []
@@ -635,6 +669,23 @@ class KernelRun:
                 not errs, '; '.join(errs),
                 ['build log: ' + logfile] + (lines or tail(out)))
 
+    def build_refused(self, build, want):
+        """The build of directory build failed, its output has every
+        string of want, and it left no module behind."""
+        rc, out, kos, logfile = self.builds[build]
+        errs = []
+        if rc == 0:
+            errs.append('build succeeded')
+        missing = [w for w in want if w not in out]
+        if missing:
+            errs.append('output lacks %r' % missing[0])
+        if kos:
+            errs.append('%s left behind' % os.path.basename(kos[0]))
+        lines = [line.strip() for line in out.splitlines()
+                 if any(w in line for w in want)][:3]
+        return Result(not errs, '; '.join(errs),
+                      ['build log: %s' % logfile] + (lines or tail(out)))
+
     def dir_needed(self, d):
         """Whether a selected case uses the modules of build d."""
         for c in self.cases:
@@ -647,8 +698,9 @@ class KernelRun:
 
     def skip_symbol_cases(self, d):
         """No symbol map: prepare-kdir printed no KALLSYMS."""
-        names = ['infer_symbols', 'unload_infer'] if d == 'infer' else \
-            [d.replace('.symbols', '_build')]
+        names = {'infer': ['infer_symbols', 'unload_infer'],
+                 'plain': ['plain_refs', 'unload_plain']}.get(
+                     d, [d.replace('.symbols', '_build')])
         for name in names:
             self.results[name] = Result(
                 True, 'prepare-kdir printed no KALLSYMS (a symbol map of '
@@ -680,8 +732,9 @@ class KernelRun:
         # The guest finds the samples in /klpt/sample, the distribution's
         # module in /klpt/distro, the rest in /klpt/mod.
         kos = []
-        if 'infer' in groups and self.results.get('infer_symbols'):
-            groups.discard('infer')
+        for g, case in (('infer', 'infer_symbols'), ('plain', 'plain_refs')):
+            if g in groups and self.results.get(case):
+                groups.discard(g)
         if 'distro' in groups:
             ko = self.distro_module()
             if ko:
@@ -823,6 +876,44 @@ class KernelRun:
                 errors.append('klp-convert --list lacks %s in .klp.rela.%s'
                               % (' '.join(want[1:]), want[0]))
         diag.append('inferred: ' + ', '.join(sorted(
+            '%s.%s,%s' % h[1:] for h in have)))
+        return errors, diag
+
+    def check_plain_refs(self, run):
+        """klpt_plain: klpt_dup #2 and klpt_dup_val #3 from its table,
+        klpt_target_a (unique) from the maps, each at the address of that
+        kallsyms entry; the vmlinux ones in .klp.rela.vmlinux."""
+        errors, diag = [], []
+        for name, pos in (('klpt_dup', 2), ('klpt_dup_val', 3),
+                          ('klpt_target_a', 0)):
+            entries = [int(v.split()[0], 16) for v in
+                       run.fact_list('plain_refs', 'kallsyms:' + name)]
+            got = [v.split() for v in
+                   run.fact_list('plain_refs', 'resolved:' + name)]
+            n = max(pos, 1)
+            want = entries[n - 1] if len(entries) >= n else None
+            if pos == 0 and len(entries) != 1:
+                want = None
+            if len(got) != 1 or int(got[0][1], 16) != want:
+                errors.append('%s,%d: resolved %s, kallsyms #%d %s' %
+                              (name, pos, got, n, want and hex(want)))
+            else:
+                diag.append('%s,%d resolved %s, kallsyms #%d' %
+                            (name, pos, got[0][1], n))
+        relocs, err = self.list_module(
+            os.path.join(self.out, 'plain', 'klpt_plain.ko'))
+        if err:
+            return errors + [err], diag
+        have = {(r[0], r[3], r[4], r[5]) for r in relocs}
+        for want in (('klpt_target', 'klpt_target', 'klpt_dup', '2'),
+                     ('klpt_target', 'klpt_target', 'klpt_dup_val', '3'),
+                     ('klpt_target', 'klpt_target', 'klpt_target_a', '0'),
+                     ('vmlinux', 'vmlinux', 'nr_processes', '0'),
+                     ('vmlinux', 'vmlinux', 'saved_command_line', '0')):
+            if want not in have:
+                errors.append('klp-convert --list lacks %s in .klp.rela.%s'
+                              % (' '.join(want[1:]), want[0]))
+        diag.append('converted: ' + ', '.join(sorted(
             '%s.%s,%s' % h[1:] for h in have)))
         return errors, diag
 

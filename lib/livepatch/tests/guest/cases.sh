@@ -322,6 +322,31 @@ case_unload_infer()
 	unload klpt_target
 }
 
+# Plain extern references: the patch is loaded first, klpt_target after
+# it, and the references to klpt_target resolve when it loads.
+case_plain_refs()
+{
+	klp_load klpt_plain || return
+	load klpt_target || { fail "insmod klpt_target failed"; return; }
+	report=$(cat $REPORT)
+	echo "$report"
+	expect_eq "report line 1" "$(echo "$report" | sed -n 1p)" \
+		"klpt_plain dup=b val=1c a=24 nr_processes=ok"
+	expect_eq "report line 2" "$(echo "$report" | sed -n 2p)" \
+		"cmdline=$CMDLINE_ORIG"
+	resolved_facts "$report"
+	kallsyms_fact klpt_dup klpt_target
+	kallsyms_fact klpt_dup_val klpt_target
+	kallsyms_fact klpt_target_a klpt_target
+}
+
+case_unload_plain()
+{
+	klp_unload klpt_plain
+	expect_eq report "$(cat $REPORT)" "$KLPT_ORIG_REPORT"
+	unload klpt_target
+}
+
 # 7. A wrong position, a missing symbol, an ambiguous position 0: the
 #    module must not load, with the kernel's message.
 neg_load()
