@@ -149,6 +149,26 @@ fn livepatch_modules_pass_others_still_fail() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
+    // No Module.symvers read: exports unknown, nothing let through.
+    let out = Command::new(env!("CARGO_BIN_EXE_klp-convert"))
+        .current_dir(&dir)
+        .arg("--modpost")
+        .arg(dir.join("modpost"))
+        .args(["-i", "absent.symvers", "-T", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    fs::write(dir.join("list"), "lp.o\nbad.o\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_klp-convert"))
+        .current_dir(&dir)
+        .arg("--modpost")
+        .arg(dir.join("modpost"))
+        .args(["-T", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(fs::read_to_string(dir.join("args")).unwrap(), "-T\nlist\n");
     // An unreadable module is an error naming it.
     let r = modpost(&dir, "missing.ko\n", &[]);
     assert_eq!(r.code, 1);
