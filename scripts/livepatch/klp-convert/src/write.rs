@@ -894,7 +894,7 @@ const SHDR32: [(usize, usize); 10] = [
 ];
 
 /// What [`Sink`] gathers before it writes.
-const SINK: usize = 64 << 10;
+const SINK: usize = 1 << 20;
 
 /// The output writer: small pieces (symbols, relocation entries) are
 /// gathered in a buffer, large ones (the input's sections) written
