@@ -216,8 +216,6 @@ pub fn write_atomic_with(
     hold_for_tests();
     file.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| err("cannot chmod", &temp.path, e))?;
-    file.sync_all()
-        .map_err(|e| err("cannot write", &temp.path, e))?;
     drop(file);
     fs::rename(&temp.path, dest).map_err(|e| err("cannot rename into", dest, e))?;
     temp.keep = true;
