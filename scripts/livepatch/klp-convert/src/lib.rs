@@ -141,7 +141,7 @@ pub fn is_livepatch_candidate(path: &std::path::Path) -> Result<bool, Error> {
 
 /// Run klp-convert on one module.
 pub fn run(opts: &Options) -> Result<Report, Error> {
-    let data = sys::read_regular(&opts.input, sys::MAX_FILE)
+    let data = sys::map_regular(&opts.input, sys::MAX_FILE)
         .map_err(|e| Error::Io(opts.input.clone(), e.into()))?;
     let module = Module::parse(&data)?;
 

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The few C library calls std does not offer, declared here rather than
-//! through the libc crate: geteuid(), signal(), unlink() and _exit(), plus
-//! the bounded, non-blocking way every file is read.
+//! through the libc crate: geteuid(), signal(), unlink(), _exit(), mmap()
+//! and munmap(), plus the bounded, non-blocking way every file is read.
 //!
 //! Every `unsafe` block is one call into the C library with arguments
 //! that are valid by construction; each says why.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -19,7 +19,44 @@ extern "C" {
     fn signal(signum: c_int, handler: usize) -> usize;
     fn unlink(path: *const c_char) -> c_int;
     fn _exit(status: c_int) -> !;
+    fn mmap(
+        addr: *mut c_void,
+        len: usize,
+        prot: c_int,
+        flags: c_int,
+        fd: c_int,
+        off: i64,
+    ) -> *mut c_void;
+    fn munmap(addr: *mut c_void, len: usize) -> c_int;
 }
+
+const PROT_READ: c_int = 1;
+const MAP_PRIVATE: c_int = 2;
+/// MAP_POPULATE where its value is the generic one; elsewhere pages are
+/// faulted in as they are read.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "powerpc64",
+    target_arch = "s390x",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+))]
+const MAP_POPULATE: c_int = 0x8000;
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "powerpc64",
+    target_arch = "s390x",
+    target_arch = "riscv64",
+    target_arch = "loongarch64"
+)))]
+const MAP_POPULATE: c_int = 0;
+const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
 
 /// O_NONBLOCK: opening a FIFO for reading returns at once instead of
 /// waiting for a writer; reads of regular files are not affected.
@@ -33,6 +70,10 @@ const O_NONBLOCK: c_int = 0o4000;
 const SIGHUP: c_int = 1;
 const SIGINT: c_int = 2;
 const SIGTERM: c_int = 15;
+#[cfg(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc64"))]
+const SIGBUS: c_int = 10;
+#[cfg(not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc64")))]
+const SIGBUS: c_int = 7;
 #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
 const SIGXFSZ: c_int = 31;
 #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
@@ -136,6 +177,77 @@ pub fn open_regular(path: &Path, limit: u64) -> Result<(File, u64), ReadLimitErr
     Ok((file, meta.len()))
 }
 
+/// A file's bytes: mapped (read-only, private) or read into memory.
+pub enum Bytes {
+    /// Mapped with mmap(): `len` bytes at `ptr`.
+    Mapped {
+        /// The mapping.
+        ptr: *mut c_void,
+        /// Its length, never 0.
+        len: usize,
+    },
+    /// Read (an empty file, or mmap() failed).
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            // SAFETY: ptr maps len readable bytes until drop; the mapping
+            // is private and never written.
+            Bytes::Mapped { ptr, len } => unsafe {
+                std::slice::from_raw_parts(ptr.cast::<u8>(), *len)
+            },
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        if let Bytes::Mapped { ptr, len } = self {
+            // SAFETY: the mapping made by map_regular, unmapped once.
+            unsafe { munmap(*ptr, *len) };
+        }
+    }
+}
+
+/// [`read_regular`], but mapping the file instead of copying it: the
+/// conversion reads a module once and writes most of it back unchanged,
+/// and a copy into fresh memory (page faults, clearing, copying) cost
+/// more than the rest of a large conversion. A file that shrinks while it
+/// is mapped makes reads past its new end fault (SIGBUS): the handler
+/// removes the temporary output and exits, nothing is written.
+pub fn map_regular(path: &Path, limit: u64) -> Result<Bytes, ReadLimitError> {
+    use std::os::unix::io::AsRawFd;
+
+    let (file, len) = open_regular(path, limit)?;
+    let Ok(len) = usize::try_from(len) else {
+        return Err(ReadLimitError::TooLarge { size: len, limit });
+    };
+    if len > 0 {
+        // SAFETY: a fresh read-only private mapping of an open regular
+        // file; the result is checked against MAP_FAILED.
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                PROT_READ,
+                MAP_PRIVATE | MAP_POPULATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr != MAP_FAILED && !ptr.is_null() {
+            return Ok(Bytes::Mapped { ptr, len });
+        }
+    }
+    drop(file);
+    read_regular(path, limit).map(Bytes::Owned)
+}
+
 /// Read a regular file of at most `limit` bytes; a device, FIFO or socket
 /// is refused before anything is read, and a file that grows past the
 /// limit while it is read is refused too.
@@ -187,7 +299,7 @@ extern "C" fn on_signal(sig: c_int) {
 /// so that writing past `ulimit -f` fails with EFBIG and is reported.
 pub fn install_signal_handlers() {
     let handler = on_signal as extern "C" fn(c_int) as usize;
-    for sig in [SIGHUP, SIGINT, SIGTERM] {
+    for sig in [SIGHUP, SIGINT, SIGTERM, SIGBUS] {
         // SAFETY: a valid signal number and a handler that only calls
         // async-signal-safe functions.
         let old = unsafe { signal(sig, handler) };
