@@ -47,8 +47,8 @@ exports; any other module referencing such a symbol still fails.
 
 IN is rewritten in place unless OUT is given. The output is written to a
 temporary file (mode 0600) and renamed into place; on any error, or on
-SIGINT, SIGTERM or SIGHUP (exit status 128 + the signal), nothing is
-written. Only a regular file is replaced: a device, FIFO, socket or
+SIGINT, SIGTERM, SIGHUP or SIGBUS (IN shrinking while it is read; exit
+status 128 + the signal), nothing is written. Only a regular file is replaced: a device, FIFO, socket or
 directory as OUT is refused. A symbolic link at the output path is
 followed unless it lies in a sticky world-writable directory (/tmp) and
 is owned neither by the effective user nor by the directory's owner, or
