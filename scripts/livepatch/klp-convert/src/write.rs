@@ -894,7 +894,7 @@ const SHDR32: [(usize, usize); 10] = [
 ];
 
 /// What [`Sink`] gathers before it writes.
-const SINK: usize = 1 << 20;
+const SINK: usize = 256 << 10;
 
 /// The output writer: small pieces (symbols, relocation entries) are
 /// gathered in a buffer, large ones (the input's sections) written
