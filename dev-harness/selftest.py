@@ -847,49 +847,16 @@ class KernelRun:
     def check_late_patching(self, run):
         return self.check_module_positions(run, 'late_patching')
 
-    def check_infer_symbols(self, run):
-        """klpt_dup of klpt_target_b.c is #2 of klpt_target's klpt_dup,
-        klpt_dup_val of klpt_target_c.c #3 (link order); nr_processes is
-        in vmlinux."""
+    def check_resolved(self, run, case, ko, positions, relocs):
+        """The addresses case reported for (name, pos) in positions are
+        those of the pos-th kallsyms entry of that name (pos 0: the only
+        one), and klp-convert --list of ko has each (section object,
+        object, name, pos) of relocs."""
         errors, diag = [], []
-        for name, pos in (('klpt_dup', 2), ('klpt_dup_val', 3)):
+        for name, pos in positions:
             entries = [int(v.split()[0], 16) for v in
-                       run.fact_list('infer_symbols', 'kallsyms:' + name)]
-            got = [v.split() for v in
-                   run.fact_list('infer_symbols', 'resolved:' + name)]
-            want = entries[pos - 1] if len(entries) >= pos else None
-            if len(got) != 1 or int(got[0][1], 16) != want:
-                errors.append('%s,%d: resolved %s, kallsyms #%d %s' %
-                              (name, pos, got, pos, want and hex(want)))
-            else:
-                diag.append('%s,%d resolved %s, kallsyms #%d' %
-                            (name, pos, got[0][1], pos))
-        relocs, err = self.list_module(
-            os.path.join(self.out, 'infer', 'klpt_infer.ko'))
-        if err:
-            return errors + [err], diag
-        have = {(r[0], r[3], r[4], r[5]) for r in relocs}
-        for want in (('klpt_target', 'klpt_target', 'klpt_dup', '2'),
-                     ('klpt_target', 'klpt_target', 'klpt_dup_val', '3'),
-                     ('vmlinux', 'vmlinux', 'nr_processes', '0')):
-            if want not in have:
-                errors.append('klp-convert --list lacks %s in .klp.rela.%s'
-                              % (' '.join(want[1:]), want[0]))
-        diag.append('inferred: ' + ', '.join(sorted(
-            '%s.%s,%s' % h[1:] for h in have)))
-        return errors, diag
-
-    def check_plain_refs(self, run):
-        """klpt_plain: klpt_dup #2 and klpt_dup_val #3 from its table,
-        klpt_target_a (unique) from the maps, each at the address of that
-        kallsyms entry; the vmlinux ones in .klp.rela.vmlinux."""
-        errors, diag = [], []
-        for name, pos in (('klpt_dup', 2), ('klpt_dup_val', 3),
-                          ('klpt_target_a', 0)):
-            entries = [int(v.split()[0], 16) for v in
-                       run.fact_list('plain_refs', 'kallsyms:' + name)]
-            got = [v.split() for v in
-                   run.fact_list('plain_refs', 'resolved:' + name)]
+                       run.fact_list(case, 'kallsyms:' + name)]
+            got = [v.split() for v in run.fact_list(case, 'resolved:' + name)]
             n = max(pos, 1)
             want = entries[n - 1] if len(entries) >= n else None
             if pos == 0 and len(entries) != 1:
@@ -900,22 +867,43 @@ class KernelRun:
             else:
                 diag.append('%s,%d resolved %s, kallsyms #%d' %
                             (name, pos, got[0][1], n))
-        relocs, err = self.list_module(
-            os.path.join(self.out, 'plain', 'klpt_plain.ko'))
+        listed, err = self.list_module(ko)
         if err:
             return errors + [err], diag
-        have = {(r[0], r[3], r[4], r[5]) for r in relocs}
-        for want in (('klpt_target', 'klpt_target', 'klpt_dup', '2'),
-                     ('klpt_target', 'klpt_target', 'klpt_dup_val', '3'),
-                     ('klpt_target', 'klpt_target', 'klpt_target_a', '0'),
-                     ('vmlinux', 'vmlinux', 'nr_processes', '0'),
-                     ('vmlinux', 'vmlinux', 'saved_command_line', '0')):
+        have = {(r[0], r[3], r[4], r[5]) for r in listed}
+        for want in relocs:
             if want not in have:
                 errors.append('klp-convert --list lacks %s in .klp.rela.%s'
                               % (' '.join(want[1:]), want[0]))
         diag.append('converted: ' + ', '.join(sorted(
             '%s.%s,%s' % h[1:] for h in have)))
         return errors, diag
+
+    def check_infer_symbols(self, run):
+        """klpt_dup of klpt_target_b.c is #2 of klpt_target's klpt_dup,
+        klpt_dup_val of klpt_target_c.c #3 (link order); nr_processes is
+        in vmlinux."""
+        return self.check_resolved(
+            run, 'infer_symbols',
+            os.path.join(self.out, 'infer', 'klpt_infer.ko'),
+            (('klpt_dup', 2), ('klpt_dup_val', 3)),
+            (('klpt_target', 'klpt_target', 'klpt_dup', '2'),
+             ('klpt_target', 'klpt_target', 'klpt_dup_val', '3'),
+             ('vmlinux', 'vmlinux', 'nr_processes', '0')))
+
+    def check_plain_refs(self, run):
+        """klpt_plain: klpt_dup #2 and klpt_dup_val #3 from its table,
+        klpt_target_a (unique) from the maps, each at the address of that
+        kallsyms entry; the vmlinux ones in .klp.rela.vmlinux."""
+        return self.check_resolved(
+            run, 'plain_refs',
+            os.path.join(self.out, 'plain', 'klpt_plain.ko'),
+            (('klpt_dup', 2), ('klpt_dup_val', 3), ('klpt_target_a', 0)),
+            (('klpt_target', 'klpt_target', 'klpt_dup', '2'),
+             ('klpt_target', 'klpt_target', 'klpt_dup_val', '3'),
+             ('klpt_target', 'klpt_target', 'klpt_target_a', '0'),
+             ('vmlinux', 'vmlinux', 'nr_processes', '0'),
+             ('vmlinux', 'vmlinux', 'saved_command_line', '0')))
 
     def check_distro_module(self, run):
         errors, diag = [], []
