@@ -34,7 +34,7 @@ const PROT_READ: c_int = 1;
 const MAP_PRIVATE: c_int = 2;
 /// MAP_POPULATE where its value is the generic one; elsewhere pages are
 /// faulted in as they are read.
-#[cfg(any(
+const MAP_POPULATE: c_int = if cfg!(any(
     target_arch = "x86_64",
     target_arch = "x86",
     target_arch = "aarch64",
@@ -43,19 +43,11 @@ const MAP_PRIVATE: c_int = 2;
     target_arch = "s390x",
     target_arch = "riscv64",
     target_arch = "loongarch64"
-))]
-const MAP_POPULATE: c_int = 0x8000;
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "powerpc64",
-    target_arch = "s390x",
-    target_arch = "riscv64",
-    target_arch = "loongarch64"
-)))]
-const MAP_POPULATE: c_int = 0;
+)) {
+    0x8000
+} else {
+    0
+};
 const MAP_FAILED: *mut c_void = !0usize as *mut c_void;
 
 /// O_NONBLOCK: opening a FIFO for reading returns at once instead of
