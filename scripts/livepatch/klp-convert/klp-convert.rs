@@ -48,11 +48,12 @@ exports; any other module referencing such a symbol still fails.
 IN is rewritten in place unless OUT is given. The output is written to a
 temporary file (mode 0600) and renamed into place; on any error, or on
 SIGINT, SIGTERM, SIGHUP or SIGBUS (IN shrinking while it is read; exit
-status 128 + the signal), nothing is written. Only a regular file is replaced: a device, FIFO, socket or
-directory as OUT is refused. A symbolic link at the output path is
-followed unless it lies in a sticky world-writable directory (/tmp) and
-is owned neither by the effective user nor by the directory's owner, or
-points to a file of another user (the fs.protected_symlinks rule). The
+status 128 + the signal), nothing is written. Only a regular file is
+replaced: a device, FIFO, socket or directory as OUT is refused. A
+symbolic link at the output path is followed unless it lies in a sticky
+world-writable directory (/tmp) and is owned neither by the effective
+user nor by the directory's owner, or points to a file of another user
+(the fs.protected_symlinks rule). The
 result keeps the input's permission bits (without set-id bits), not its
 owner, extended attributes or hard links. A module without annotated
 symbols (already converted, or made by kpatch or objtool) is left
