@@ -110,30 +110,37 @@ apt_closure() {
 		grep -v '^[ <]' | sort -u
 }
 
-# apt_fetch PKG VERSION: download the .deb into $cache/debs once; its path
-# goes to $fetched.  Fails when apt cannot download it.
-apt_fetch() {
+# apt_have PKG VERSION: whether the .deb is in $cache/debs; its path goes
+# to $fetched.  Another architecture's package of the same version is
+# another file.
+apt_have() {
 	local pkg=$1 ver=$2 f globs
 
 	fetched=
-	# Another architecture's package of the same version is another file.
-	globs=("$cache/debs/${pkg}_${ver//:/%3a}_"*.deb)
-	[ -z "$apt_arch" ] ||
+	if [ -n "$apt_arch" ]; then
 		globs=("$cache/debs/${pkg}_${ver//:/%3a}_"{"$apt_arch",all}.deb)
+	else
+		globs=("$cache/debs/${pkg}_${ver//:/%3a}_"*.deb)
+	fi
 	for f in "${globs[@]}"; do
-		[ -e "$f" ] && fetched=$f && return 0
-	done
-	apt_log "downloading $pkg $ver${apt_arch:+ ($apt_arch)}"
-	mkdir -p -- "$cache/debs"
-	(cd "$cache/debs" && apt-get "${apt_opts[@]}" download -q -- "$pkg=$ver" >&2) ||
-		return 1
-	[ -z "$apt_arch" ] ||
-		globs=("$cache/debs/${pkg}_${ver//:/%3a}_"{"$apt_arch",all}.deb)
-	for f in "${globs[@]}"; do
-		[ -e "$f" ] && fetched=$f && return 0
-	done
-	[ -n "$apt_arch" ] || for f in "$cache/debs/${pkg}_${ver//:/%3a}_"*.deb; do
 		[ -e "$f" ] && fetched=$f && return 0
 	done
 	return 1
+}
+
+# apt_download PKG=VERSION...: download those .debs into $cache/debs, in
+# one apt-get.
+apt_download() {
+	[ $# -gt 0 ] || return 0
+	apt_log "downloading $*${apt_arch:+ ($apt_arch)}"
+	mkdir -p -- "$cache/debs"
+	(cd "$cache/debs" && apt-get "${apt_opts[@]}" download -q -- "$@" >&2)
+}
+
+# apt_fetch PKG VERSION: download the .deb into $cache/debs once; its path
+# goes to $fetched.  Fails when apt cannot download it.
+apt_fetch() {
+	apt_have "$1" "$2" && return 0
+	apt_download "$1=$2" || return 1
+	apt_have "$1" "$2"
 }

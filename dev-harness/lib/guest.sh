@@ -19,13 +19,19 @@ guest_pkgs=(busybox-static bash coreutils procps diffutils kmod grep sed mawk
 # a root of Debian's DEB_ARCH packages, unpacked once per set of package
 # versions.
 guest_userland() {
-	local arch=$1 p ver key list dir tmp
+	local arch=$1 p ver key list dir tmp missing current
 
 	if [ "$arch" = "$(dpkg --print-architecture)" ]; then
 		guest_root=/
 		return 0
 	fi
 	setup_apt "" "$arch"
+	# The root made since apt's lists were last updated is current.
+	current=$cache/guest/$arch.current
+	if [ "$current" -nt "$apt_priv/updated" ] && [ -e "$(cat -- "$current")/.done" ]; then
+		guest_root=$(cat -- "$current")
+		return 0
+	fi
 	list=$(apt_closure "${guest_pkgs[@]}") || fail "apt-cache depends ($arch) failed"
 	[ -n "$list" ] || fail "apt knows none of ${guest_pkgs[*]} for $arch"
 	key=$(for p in $list; do echo "$p=$(apt_newest "$p")"; done)
@@ -35,14 +41,20 @@ guest_userland() {
 		tmp=$dir.tmp
 		rm -rf -- "$tmp"
 		mkdir -p -- "$tmp"
+		missing=()
+		while IFS='=' read -r p ver; do
+			[ -z "$ver" ] || apt_have "$p" "$ver" || missing+=("$p=$ver")
+		done <<<"$key"
+		apt_download "${missing[@]}" || fail "cannot download the $arch packages"
 		while IFS='=' read -r p ver; do
 			[ -n "$ver" ] || continue
-			apt_fetch "$p" "$ver" || fail "cannot download $p $ver ($arch)"
+			apt_have "$p" "$ver" || fail "cannot download $p $ver ($arch)"
 			dpkg-deb -x "$fetched" "$tmp" || fail "cannot unpack $fetched"
 		done <<<"$key"
 		mv -- "$tmp" "$dir"
 		touch -- "$dir/.done"
 	fi
+	printf '%s\n' "$dir" >"$current"
 	guest_root=$dir
 }
 
