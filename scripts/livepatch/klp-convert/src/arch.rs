@@ -127,6 +127,17 @@ fn target_bytes<'a>(site: &RelocSite<'a>, len: u64) -> Result<Option<&'a [u8]>, 
     })
 }
 
+/// The 32-bit word `bytes` (4 of them, from [`target_bytes`]) holds.
+fn word(bytes: &[u8], big_endian: bool) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(bytes.get(..4).unwrap_or(&[0; 4]));
+    if big_endian {
+        u32::from_be_bytes(w)
+    } else {
+        u32::from_le_bytes(w)
+    }
+}
+
 fn x86_64_check(site: &RelocSite<'_>) -> Check {
     let size = match elf::RelocationType(site.r_type) {
         elf::R_X86_64_64 | elf::R_X86_64_PC64 => 8,
@@ -168,13 +179,7 @@ fn ppc64_check(site: &RelocSite<'_>) -> Check {
     else {
         return Ok(());
     };
-    let mut word = [0u8; 4];
-    word.copy_from_slice(bytes);
-    let insn = if site.big_endian {
-        u32::from_be_bytes(word)
-    } else {
-        u32::from_le_bytes(word)
-    };
+    let insn = word(bytes, site.big_endian);
     if insn != PPC_NOP && insn != PPC64_LD_R2 {
         return Err(format!(
             "the instruction after this call is 0x{insn:08x}, not a nop; the module loader \
@@ -200,9 +205,7 @@ const A64_XZR: u32 = 31;
 fn a64_insn(site: &RelocSite<'_>) -> Result<u32, String> {
     let bytes = target_bytes(site, 4)?
         .ok_or_else(|| "the relocated section has no contents".to_string())?;
-    let mut word = [0u8; 4];
-    word.copy_from_slice(bytes);
-    Ok(u32::from_le_bytes(word))
+    Ok(word(bytes, false))
 }
 
 /// The GOT pair GCC uses for weak data, turned into ADRP + ADD.
