@@ -11,6 +11,7 @@ apt_log() { echo "${prog:-apt}: $*" >&2; }
 # options that point apt at the latter, under the cache.
 apt_opts=()
 apt_priv=
+apt_arch=
 
 # host_mirror: the Debian archive the host's apt uses for its own release.
 host_mirror() {
@@ -21,17 +22,23 @@ host_mirror() {
 		awk -v c="$codename" '$1 == c && $3 == "Packages" { print $2; exit }'
 }
 
-# setup_apt SUITES: apt_opts for a private sources list of SUITES (main),
-# from the host's own Debian mirror; lists refreshed once a day.
+# setup_apt SUITES [ARCH]: apt_opts for a private sources list of SUITES
+# (main), from the host's own Debian mirror, for the host's architecture
+# or Debian's ARCH (arm64, ppc64el, s390x: nothing of the host's dpkg
+# changes); lists refreshed once a day.  SUITES may be empty for ARCH: the
+# host's own release.
 setup_apt() {
-	local suites=$1 dir mirror s
+	local suites=$1 arch=${2:-} dir mirror s
 
 	apt_opts=()
 	apt_priv=
-	[ -n "$suites" ] || return 0
+	apt_arch=
+	[ -n "$suites" ] || [ -n "$arch" ] || return 0
+	[ -n "$suites" ] || suites=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ -n "$suites" ] || apt_die "cannot tell the host's Debian release (/etc/os-release)"
 	mirror=$(host_mirror)
 	[ -n "$mirror" ] || apt_die "cannot tell the host's Debian mirror (apt-get indextargets)"
-	dir=$cache/apt/${suites// /+}
+	dir=$cache/apt/${suites// /+}${arch:+-$arch}
 	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
 	: >"$dir/sources.list.new"
 	for s in $suites; do
@@ -46,9 +53,13 @@ setup_apt() {
 		  -o "Dir::State::status=/dev/null"
 		  -o "Acquire::Check-Valid-Until=false"
 		  -o "APT::Sandbox::User=root")
+	if [ -n "$arch" ]; then
+		apt_opts+=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch")
+		apt_arch=$arch
+	fi
 	apt_priv=$dir
 	if [ -z "$(find "$dir/updated" -mmin -1440 2>/dev/null)" ]; then
-		apt_log "apt-get update ($suites, private lists under $dir)"
+		apt_log "apt-get update ($suites${arch:+ $arch}, private lists under $dir)"
 		apt-get "${apt_opts[@]}" update -qq >&2 || apt_die "apt-get update of $suites failed"
 		touch "$dir/updated"
 	fi
@@ -91,21 +102,45 @@ apt_update() {
 	fi
 }
 
-# apt_fetch PKG VERSION: download the .deb into $cache/debs once; its path
-# goes to $fetched.  Fails when apt cannot download it.
-apt_fetch() {
-	local pkg=$1 ver=$2 f
+# apt_closure PKG...: the packages and everything they depend on
+# (Depends, Pre-Depends), recursively, one name a line.
+apt_closure() {
+	apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests \
+		--no-conflicts --no-breaks --no-replaces --no-enhances -- "$@" 2>/dev/null |
+		grep -v '^[ <]' | sort -u
+}
+
+# apt_have PKG VERSION: whether the .deb is in $cache/debs; its path goes
+# to $fetched.  Another architecture's package of the same version is
+# another file.
+apt_have() {
+	local pkg=$1 ver=$2 f globs
 
 	fetched=
-	for f in "$cache/debs/${pkg}_${ver//:/%3a}_"*.deb; do
-		[ -e "$f" ] && fetched=$f && return 0
-	done
-	apt_log "downloading $pkg $ver"
-	mkdir -p -- "$cache/debs"
-	(cd "$cache/debs" && apt-get "${apt_opts[@]}" download -q -- "$pkg=$ver" >&2) ||
-		return 1
-	for f in "$cache/debs/${pkg}_${ver//:/%3a}_"*.deb; do
+	if [ -n "$apt_arch" ]; then
+		globs=("$cache/debs/${pkg}_${ver//:/%3a}_"{"$apt_arch",all}.deb)
+	else
+		globs=("$cache/debs/${pkg}_${ver//:/%3a}_"*.deb)
+	fi
+	for f in "${globs[@]}"; do
 		[ -e "$f" ] && fetched=$f && return 0
 	done
 	return 1
+}
+
+# apt_download PKG=VERSION...: download those .debs into $cache/debs, in
+# one apt-get.
+apt_download() {
+	[ $# -gt 0 ] || return 0
+	apt_log "downloading $*${apt_arch:+ ($apt_arch)}"
+	mkdir -p -- "$cache/debs"
+	(cd "$cache/debs" && apt-get "${apt_opts[@]}" download -q -- "$@" >&2)
+}
+
+# apt_fetch PKG VERSION: download the .deb into $cache/debs once; its path
+# goes to $fetched.  Fails when apt cannot download it.
+apt_fetch() {
+	apt_have "$1" "$2" && return 0
+	apt_download "$1=$2" || return 1
+	apt_have "$1" "$2"
 }

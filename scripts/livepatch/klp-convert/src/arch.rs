@@ -10,6 +10,18 @@
 //! Relocation types that only work together with another relocation in the
 //! same section (RISC-V PC-relative HI20/LO12 pairs, LoongArch stack
 //! machine sequences, ADD/SUB pairs) are rejected.
+//!
+//! Some forms a compiler emits have no loader support but an equivalent
+//! the loader applies: an architecture may rewrite them ([`Rewrite`]).
+//! arm64 is the one that needs it: GCC reaches a `__weak` undefined data
+//! symbol, which every annotated symbol is, through the GOT
+//! (`adrp xN, :got:sym` + `ldr xT, [xN, #:got_lo12:sym]`), and the arm64
+//! module loader builds no GOT. The pair becomes the direct form
+//! `adrp xN, sym` + `add xT, xN, #:lo12:sym` (ADR_PREL_PG_HI21 and
+//! ADD_ABS_LO12_NC): the same address in xT, without the load. ADRP
+//! reaches +-4 GiB, and every module, the livepatch included, lies in the
+//! module region within 2 GiB of the kernel image, so a vmlinux or module
+//! symbol is always in range; the loader checks it anyway (-ENOEXEC).
 
 use object::elf;
 
@@ -28,6 +40,17 @@ pub struct RelocSite<'a> {
     pub big_endian: bool,
 }
 
+/// How a relocation changes to become one the module loader applies: its
+/// new type, and the new bytes of the instruction it relocates, if that
+/// changes too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrite {
+    /// The new relocation type.
+    pub r_type: u32,
+    /// The instruction's new bytes, in file order.
+    pub insn: Option<[u8; 4]>,
+}
+
 /// The livepatch rules for one `e_machine`.
 pub struct Arch {
     /// Human-readable name.
@@ -40,6 +63,8 @@ pub struct Arch {
     pub supported: &'static [(u32, &'static str)],
     /// Extra per-relocation checks.
     check: fn(&RelocSite<'_>) -> Check,
+    /// Relocations of unsupported types that have a supported equivalent.
+    rewrite: fn(&RelocSite<'_>) -> Result<Option<Rewrite>, String>,
 }
 
 impl Arch {
@@ -60,10 +85,28 @@ impl Arch {
         }
         (self.check)(site)
     }
+
+    /// What a livepatch relocation at `site` must become: None if it
+    /// stays as it is, the rewrite to apply otherwise, or why it cannot
+    /// be a livepatch relocation.
+    pub fn livepatch_form(&self, site: &RelocSite<'_>) -> Result<Option<Rewrite>, String> {
+        let rewrite = if self.supports(site.r_type) {
+            None
+        } else {
+            (self.rewrite)(site)?
+        };
+        let r_type = rewrite.map_or(site.r_type, |r| r.r_type);
+        self.check(&RelocSite { r_type, ..*site })?;
+        Ok(rewrite)
+    }
 }
 
 fn no_check(_: &RelocSite<'_>) -> Check {
     Ok(())
+}
+
+fn no_rewrite(_: &RelocSite<'_>) -> Result<Option<Rewrite>, String> {
+    Ok(None)
 }
 
 /// Bytes `offset..offset + len` of the relocated section, if present.
@@ -82,6 +125,17 @@ fn target_bytes<'a>(site: &RelocSite<'a>, len: u64) -> Result<Option<&'a [u8]>, 
             site.offset
         )
     })
+}
+
+/// The 32-bit word `bytes` (4 of them, from [`target_bytes`]) holds.
+fn word(bytes: &[u8], big_endian: bool) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(bytes.get(..4).unwrap_or(&[0; 4]));
+    if big_endian {
+        u32::from_be_bytes(w)
+    } else {
+        u32::from_le_bytes(w)
+    }
 }
 
 fn x86_64_check(site: &RelocSite<'_>) -> Check {
@@ -125,13 +179,7 @@ fn ppc64_check(site: &RelocSite<'_>) -> Check {
     else {
         return Ok(());
     };
-    let mut word = [0u8; 4];
-    word.copy_from_slice(bytes);
-    let insn = if site.big_endian {
-        u32::from_be_bytes(word)
-    } else {
-        u32::from_le_bytes(word)
-    };
+    let insn = word(bytes, site.big_endian);
     if insn != PPC_NOP && insn != PPC64_LD_R2 {
         return Err(format!(
             "the instruction after this call is 0x{insn:08x}, not a nop; the module loader \
@@ -139,6 +187,61 @@ fn ppc64_check(site: &RelocSite<'_>) -> Check {
         ));
     }
     Ok(())
+}
+
+/// `adrp xN, <page>`, any register.
+const A64_ADRP_MASK: u32 = 0x9f00_0000;
+const A64_ADRP: u32 = 0x9000_0000;
+/// `ldr xT, [xN, #imm]`: 64-bit load, unsigned scaled offset.
+const A64_LDR_X_IMM_MASK: u32 = 0xffc0_0000;
+const A64_LDR_X_IMM: u32 = 0xf940_0000;
+/// `add xD, xN, #0`: 64-bit add of an immediate, not shifted.
+const A64_ADD_X_IMM: u32 = 0x9100_0000;
+/// Register 31 is xzr as a load's destination but sp as an add's.
+const A64_XZR: u32 = 31;
+
+/// The instruction of `site`; AArch64 instructions are little-endian
+/// whatever the data's byte order.
+fn a64_insn(site: &RelocSite<'_>) -> Result<u32, String> {
+    let bytes = target_bytes(site, 4)?
+        .ok_or_else(|| "the relocated section has no contents".to_string())?;
+    Ok(word(bytes, false))
+}
+
+/// The GOT pair GCC uses for weak data, turned into ADRP + ADD.
+fn aarch64_rewrite(site: &RelocSite<'_>) -> Result<Option<Rewrite>, String> {
+    match elf::RelocationType(site.r_type) {
+        elf::R_AARCH64_ADR_GOT_PAGE => {
+            let insn = a64_insn(site)?;
+            if insn & A64_ADRP_MASK != A64_ADRP {
+                return Err(format!(
+                    "R_AARCH64_ADR_GOT_PAGE on 0x{insn:08x}, not an adrp; cannot turn it \
+                     into a direct reference"
+                ));
+            }
+            Ok(Some(Rewrite {
+                r_type: elf::R_AARCH64_ADR_PREL_PG_HI21.0,
+                insn: None,
+            }))
+        }
+        elf::R_AARCH64_LD64_GOT_LO12_NC => {
+            let insn = a64_insn(site)?;
+            let rt = insn & 0x1f;
+            if insn & A64_LDR_X_IMM_MASK != A64_LDR_X_IMM || rt == A64_XZR {
+                return Err(format!(
+                    "R_AARCH64_LD64_GOT_LO12_NC on 0x{insn:08x}, not an ldr of a general \
+                     register; cannot turn the GOT load into an add"
+                ));
+            }
+            let rn = (insn >> 5) & 0x1f;
+            let add = A64_ADD_X_IMM | (rn << 5) | rt;
+            Ok(Some(Rewrite {
+                r_type: elf::R_AARCH64_ADD_ABS_LO12_NC.0,
+                insn: Some(add.to_le_bytes()),
+            }))
+        }
+        _ => Ok(None),
+    }
 }
 
 macro_rules! types {
@@ -166,6 +269,7 @@ static X86_64: Arch = Arch {
         elf::R_X86_64_PC64,
     ],
     check: x86_64_check,
+    rewrite: no_rewrite,
 };
 
 static PPC64: Arch = Arch {
@@ -194,6 +298,7 @@ static PPC64: Arch = Arch {
         (R_PPC64_GOT_PCREL34, "R_PPC64_GOT_PCREL34"),
     ],
     check: ppc64_check,
+    rewrite: no_rewrite,
 };
 
 static PPC32: Arch = Arch {
@@ -214,6 +319,7 @@ static PPC32: Arch = Arch {
         elf::R_PPC_REL16_HA,
     ],
     check: no_check,
+    rewrite: no_rewrite,
 };
 
 static S390X: Arch = Arch {
@@ -259,6 +365,7 @@ static S390X: Arch = Arch {
         elf::R_390_GOTPCDBL,
     ],
     check: no_check,
+    rewrite: no_rewrite,
 };
 
 static AARCH64: Arch = Arch {
@@ -306,6 +413,7 @@ static AARCH64: Arch = Arch {
         elf::R_AARCH64_CALL26,
     ],
     check: no_check,
+    rewrite: aarch64_rewrite,
 };
 
 static LOONGARCH: Arch = Arch {
@@ -342,6 +450,7 @@ static LOONGARCH: Arch = Arch {
         elf::R_LARCH_CALL36,
     ],
     check: no_check,
+    rewrite: no_rewrite,
 };
 
 static RISCV: Arch = Arch {
@@ -364,6 +473,7 @@ static RISCV: Arch = Arch {
         elf::R_RISCV_PLT32,
     ],
     check: no_check,
+    rewrite: no_rewrite,
 };
 
 static ARCHES: [&Arch; 7] = [
@@ -538,5 +648,64 @@ mod tests {
         assert!(la
             .check(&site(elf::R_LARCH_PCALA_HI20.0, 0, &[0; 8], false))
             .is_ok());
+    }
+
+    #[test]
+    fn aarch64_got_pair_becomes_adrp_add() {
+        let a = for_machine(elf::EM_AARCH64.0, true).unwrap();
+        let got_page = elf::R_AARCH64_ADR_GOT_PAGE.0;
+        let got_lo12 = elf::R_AARCH64_LD64_GOT_LO12_NC.0;
+        // adrp x2, 0; ldr x3, [x2]; ldr w3, [x2]; ldr xzr, [x2]
+        let mut code = Vec::new();
+        for w in [0x9000_0002u32, 0xf940_0043, 0xb940_0043, 0xf940_005f] {
+            code.extend_from_slice(&w.to_le_bytes());
+        }
+        let r = a.livepatch_form(&site(got_page, 0, &code, false)).unwrap();
+        assert_eq!(
+            r,
+            Some(Rewrite {
+                r_type: elf::R_AARCH64_ADR_PREL_PG_HI21.0,
+                insn: None
+            })
+        );
+        // add x3, x2, #0: the same registers, the address instead of the load.
+        let r = a.livepatch_form(&site(got_lo12, 4, &code, false)).unwrap();
+        assert_eq!(
+            r,
+            Some(Rewrite {
+                r_type: elf::R_AARCH64_ADD_ABS_LO12_NC.0,
+                insn: Some(0x9100_0043u32.to_le_bytes())
+            })
+        );
+        // Instructions are little-endian in big-endian files too.
+        let r = a.livepatch_form(&site(got_lo12, 4, &code, true)).unwrap();
+        assert_eq!(r.and_then(|r| r.insn), Some(0x9100_0043u32.to_le_bytes()));
+        for (t, at) in [(got_page, 4), (got_lo12, 0), (got_lo12, 8), (got_lo12, 12)] {
+            let e = a.livepatch_form(&site(t, at, &code, false)).unwrap_err();
+            assert!(e.contains("cannot turn"), "{e}");
+        }
+        let e = a
+            .livepatch_form(&site(got_lo12, 16, &code, false))
+            .unwrap_err();
+        assert!(e.contains("beyond the end"), "{e}");
+        let nobits = RelocSite {
+            r_type: got_lo12,
+            offset: 0,
+            data: None,
+            big_endian: false,
+        };
+        assert!(a.livepatch_form(&nobits).is_err());
+        // Supported types are left alone; other GOT forms are refused.
+        let call = elf::R_AARCH64_CALL26.0;
+        assert_eq!(a.livepatch_form(&site(call, 0, &code, false)), Ok(None));
+        let e = a
+            .livepatch_form(&site(elf::R_AARCH64_GOT_LD_PREL19.0, 0, &code, false))
+            .unwrap_err();
+        assert!(e.contains("is not supported"), "{e}");
+        // Other architectures rewrite nothing.
+        let x86 = for_machine(elf::EM_X86_64.0, true).unwrap();
+        assert!(x86
+            .livepatch_form(&site(elf::R_X86_64_GOTPCREL.0, 0, &[0; 8], false))
+            .is_err());
     }
 }

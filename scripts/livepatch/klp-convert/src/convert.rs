@@ -95,6 +95,22 @@ pub struct Move {
     pub dest: u32,
 }
 
+/// A moved relocation the architecture rewrites into a form its module
+/// loader applies ([`arch::Rewrite`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The relocation, as in [`Move`].
+    pub from: u32,
+    /// Its entry number.
+    pub entry: u32,
+    /// The relocated section.
+    pub target: usize,
+    /// The relocated offset in it.
+    pub offset: u64,
+    /// What changes.
+    pub rewrite: arch::Rewrite,
+}
+
 /// A livepatch relocation section that receives moved relocations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dest {
@@ -117,6 +133,8 @@ pub struct Plan {
     pub moves: Vec<Move>,
     /// Where they go, in order of first use.
     pub dests: Vec<Dest>,
+    /// The moves that are rewritten, in the order of `moves`.
+    pub rewrites: Vec<Rewritten>,
     /// The new names of the symbols, one after the other.
     pub names: String,
     /// Errors and warnings.
@@ -792,6 +810,7 @@ fn check_reloc_section<'data>(
                 ))
             });
         }
+        let mut rewrite = None;
         if let Some(arch) = arch {
             let site = RelocSite {
                 r_type: reloc.r_type,
@@ -799,9 +818,12 @@ fn check_reloc_section<'data>(
                 data: target.data,
                 big_endian: module.big_endian,
             };
-            if let Err(msg) = arch.check(&site) {
-                plan.problems.push(problem(msg));
-                continue;
+            match arch.livepatch_form(&site) {
+                Ok(r) => rewrite = r,
+                Err(msg) => {
+                    plan.problems.push(problem(msg));
+                    continue;
+                }
             }
         }
         let dest = match local_dests.iter().find(|(o, _)| *o == obj_id) {
@@ -820,6 +842,15 @@ fn check_reloc_section<'data>(
             continue;
         };
         plan.moves.push(Move { from, entry, dest });
+        if let Some(rewrite) = rewrite {
+            plan.rewrites.push(Rewritten {
+                from,
+                entry,
+                target: target.index,
+                offset: reloc.offset,
+                rewrite,
+            });
+        }
     }
 }
 

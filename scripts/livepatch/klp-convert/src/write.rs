@@ -681,6 +681,70 @@ impl<'a, 'data> Layout<'a, 'data> {
         Ok(())
     }
 
+    /// The rewrite of moved relocation `m`, if the architecture has one.
+    fn rewrite_of(&self, m: &crate::convert::Move) -> Option<&'a crate::convert::Rewritten> {
+        let rewrites = &self.plan.rewrites;
+        rewrites
+            .binary_search_by_key(&(m.from, m.entry), |r| (r.from, r.entry))
+            .ok()
+            .and_then(|i| rewrites.get(i))
+    }
+
+    /// A relocation entry with another type.
+    fn retyped(&self, entry: &[u8], r_type: u32) -> Vec<u8> {
+        let mut e = entry.to_vec();
+        let big = self.module.big_endian;
+        // r_info: symbol and type; the type is its low 32 bits in ELF64,
+        // its low 8 bits in ELF32.
+        let (at, len, mask) = if self.module.is_64 {
+            (8, 8, 0xffff_ffff)
+        } else {
+            (4, 4, 0xff)
+        };
+        if e.len() >= at + len {
+            let info = get(&e, at, len, big);
+            put(
+                &mut e,
+                at,
+                len,
+                (info & !mask) | (u64::from(r_type) & mask),
+                big,
+            );
+        }
+        e
+    }
+
+    /// An input section's contents, with the instructions that rewritten
+    /// relocations change.
+    fn emit_input(&self, w: &mut Sink<'_>, index: usize, data: &[u8]) -> io::Result<()> {
+        let mut patches: Vec<(usize, [u8; 4])> = self
+            .plan
+            .rewrites
+            .iter()
+            .filter(|r| r.target == index)
+            .filter_map(|r| Some((usize::try_from(r.offset).ok()?, r.rewrite.insn?)))
+            .collect();
+        if patches.is_empty() {
+            return w.put(data);
+        }
+        patches.sort_unstable_by_key(|p| p.0);
+        let mut from = 0usize;
+        for (at, insn) in patches {
+            // The architecture read those 4 bytes; two rewrites of one
+            // instruction would be the same.
+            let (Some(before), Some(end)) = (data.get(from..at), at.checked_add(4)) else {
+                continue;
+            };
+            if end > data.len() {
+                continue;
+            }
+            w.put(before)?;
+            w.put(&insn)?;
+            from = end;
+        }
+        w.put(data.get(from..).unwrap_or_default())
+    }
+
     /// Write the output to `w`, front to back.
     pub(crate) fn emit(&self, w: &mut dyn Write) -> io::Result<()> {
         let w = &mut Sink {
@@ -741,7 +805,7 @@ impl<'a, 'data> Layout<'a, 'data> {
         };
         match &s.content {
             Content::Empty => {}
-            Content::Input(index) => w.put(data(*index))?,
+            Content::Input(index) => self.emit_input(w, *index, data(*index))?,
             Content::Owned(bytes) => w.put(bytes)?,
             Content::Strings(index, k) => {
                 w.put(data(*index))?;
@@ -857,7 +921,11 @@ impl<'a, 'data> Layout<'a, 'data> {
                     w.put(data(*index))?;
                 }
                 for m in self.arriving(*dest) {
-                    w.put(self.entry(m.from as usize, m.entry as usize))?;
+                    let entry = self.entry(m.from as usize, m.entry as usize);
+                    match self.rewrite_of(m) {
+                        Some(r) => w.put(&self.retyped(entry, r.rewrite.r_type))?,
+                        None => w.put(entry)?,
+                    }
                 }
             }
         }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Golden tests: convert the checked-in inputs tests/golden/<arch>.ko
 //! (built from source.c by make-inputs.sh) and compare a text dump of the
-//! result and its --list output with tests/golden/<arch>.dump.
+//! result, its --list output and the instructions it rewrote with
+//! tests/golden/<arch>.dump.
 //! `KLP_UPDATE_GOLDEN=1 cargo test --test golden` rewrites the dumps.
 
 mod common;
@@ -29,6 +30,31 @@ fn golden(arch: &str) {
         text.push_str(&line);
         text.push('\n');
     }
+    // Instructions an architecture's rule rewrote (arm64's GOT loads).
+    let before = fs::read(&input).unwrap();
+    let original = Module::parse(&before).unwrap();
+    for s in &original.sections {
+        if s.flags & object::elf::SHF_EXECINSTR.0 == 0 {
+            continue;
+        }
+        let (Some(old), Some(new)) = (
+            s.data,
+            section(&module, &s.display_name()).and_then(|n| n.data),
+        ) else {
+            continue;
+        };
+        for (i, (a, b)) in old.chunks(4).zip(new.chunks(4)).enumerate() {
+            if a != b {
+                text.push_str(&format!(
+                    "rewritten: {} 0x{:x}: {} -> {}\n",
+                    s.display_name(),
+                    i * 4,
+                    hex(a),
+                    hex(b)
+                ));
+            }
+        }
+    }
     if std::env::var_os("KLP_UPDATE_GOLDEN").is_some() {
         fs::write(&expected_path, &text).unwrap();
         return;
@@ -48,6 +74,10 @@ fn golden(arch: &str) {
             actual.display()
         );
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
