@@ -31,8 +31,7 @@ use std::process::{Command, Stdio};
 use object::elf as oelf;
 
 use crate::elf::Module;
-use crate::names;
-use crate::symvers::{exported_names, needs_no_export};
+use crate::symvers::{candidates, exported_names};
 
 /// modpost's options that take an argument (every version since 5.10).
 const WITH_ARG: &[&str] = &["-i", "-T", "-o", "-d", "-u"];
@@ -92,31 +91,23 @@ fn read_object(path: &str) -> Result<Object, String> {
     let data = crate::sys::read_regular(Path::new(path), crate::sys::MAX_FILE)
         .map_err(|e| format!("{path}: {}", std::io::Error::from(e)))?;
     let m = Module::parse_symbols(data.as_slice()).map_err(|e| format!("{path}: {e}"))?;
-    let mut o = Object {
-        path: path.to_string(),
-        livepatch: m.is_livepatch(),
-        undefined: Vec::new(),
-        defined: Vec::new(),
-    };
-    for s in m
+    let defined = m
         .symbols
         .iter()
-        .filter(|s| s.index != 0 && !s.name.is_empty())
-    {
-        let global = s.bind == oelf::STB_GLOBAL.0;
-        if s.is_undefined() {
-            if global
-                && !names::is_annotation(s.name)
-                && !s.name.starts_with(names::SYMBOL_PREFIX.as_bytes())
-                && !needs_no_export(s.name)
-            {
-                o.undefined.push(s.name.to_vec());
-            }
-        } else if global || s.bind == oelf::STB_WEAK.0 {
-            o.defined.push(s.name.to_vec());
-        }
-    }
-    Ok(o)
+        .filter(|s| {
+            s.index != 0
+                && !s.name.is_empty()
+                && !s.is_undefined()
+                && (s.bind == oelf::STB_GLOBAL.0 || s.bind == oelf::STB_WEAK.0)
+        })
+        .map(|s| s.name.to_vec())
+        .collect();
+    Ok(Object {
+        path: path.to_string(),
+        livepatch: m.is_livepatch(),
+        undefined: candidates(&m).map(|(_, n)| n.to_vec()).collect(),
+        defined,
+    })
 }
 
 /// The module list: one object per line (`.ko` lines name the `.o`).

@@ -44,8 +44,9 @@ pub fn needs_no_export(name: &[u8]) -> bool {
 }
 
 /// The undefined global symbols of `module` that may need a livepatch
-/// relocation (before Module.symvers is read): indexes and names.
-fn candidates<'a>(module: &'a Module<'_>) -> impl Iterator<Item = (usize, &'a [u8])> + 'a {
+/// relocation, or an export (before Module.symvers is read): indexes and
+/// names. Annotated and livepatch symbols (`.klp.sym.` prefix) are not.
+pub fn candidates<'a>(module: &'a Module<'_>) -> impl Iterator<Item = (usize, &'a [u8])> + 'a {
     module
         .symbols
         .iter()
