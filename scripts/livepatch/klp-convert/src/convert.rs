@@ -223,7 +223,7 @@ impl Annotated {
         self.list.get(i as usize).map(|(_, obj)| *obj)
     }
 
-    fn add(&mut self, plan: &mut Plan, sym: usize, annotation: &Annotation) {
+    fn add(&mut self, plan: &mut Plan, sym: usize, annotation: &Annotation<'_>) {
         let obj = annotation.rela_object();
         let id = match self.objects.iter().position(|o| o == obj) {
             Some(id) => id,
@@ -317,7 +317,7 @@ pub fn plan(module: &Module<'_>) -> Plan {
 }
 
 /// The annotation without a symbol map: the name must say everything.
-pub fn resolve_without_map(wanted: Wanted<'_>) -> (Option<Annotation>, Vec<Problem>) {
+pub fn resolve_without_map(wanted: Wanted<'_>) -> (Option<Annotation<'_>>, Vec<Problem>) {
     match wanted {
         Wanted::Name(name) => match names::parse_annotation(name) {
             Ok(a) => (Some(a), Vec::new()),
@@ -342,14 +342,14 @@ pub fn resolve_without_map(wanted: Wanted<'_>) -> (Option<Annotation>, Vec<Probl
 /// Turns a symbol to convert into the annotation to convert it with (None
 /// if it cannot be), with the problems found; e.g. a check against the
 /// target's symbols (crate::symmap_check).
-pub type Resolve<'a> = dyn FnMut(Wanted<'_>) -> (Option<Annotation>, Vec<Problem>) + 'a;
+pub type Resolve<'a> = dyn FnMut(Wanted<'_>) -> (Option<Annotation<'_>>, Vec<Problem>) + 'a;
 
 /// [`plan`], with annotated names resolved by `resolve`, and `extra`
 /// symbols, whose names are plain, converted as their requests say.
 pub fn plan_with(
     module: &Module<'_>,
     resolve: &mut Resolve<'_>,
-    extra: &[(usize, Request)],
+    extra: &[(usize, Request<'_>)],
 ) -> Plan {
     let mut plan = Plan::default();
     let mut annotations = Annotated {

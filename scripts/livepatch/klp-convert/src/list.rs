@@ -43,7 +43,11 @@ pub fn list(module: &Module<'_>) -> Vec<String> {
                 continue;
             };
             let (object, symbol, pos) = match target {
-                Some(t) => (t.object, t.name, t.pos.to_string()),
+                Some(t) => (
+                    t.object.into_owned(),
+                    t.name.into_owned(),
+                    t.pos.to_string(),
+                ),
                 None => ("-".to_string(), sym.display_name(), "-".to_string()),
             };
             lines.push(format!(

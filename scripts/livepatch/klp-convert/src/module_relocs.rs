@@ -45,8 +45,8 @@ fn abs64(machine: u16) -> Option<u32> {
 /// The requests of every table of `module`, one per symbol, in symbol
 /// order, and the problems found. A symbol named by two entries must be
 /// named the same way by both.
-pub fn requests(module: &Module<'_>) -> (Vec<(usize, Request)>, Vec<Problem>) {
-    let mut out: Vec<(usize, Request)> = Vec::new();
+pub fn requests<'data>(module: &Module<'data>) -> (Vec<(usize, Request<'data>)>, Vec<Problem>) {
+    let mut out: Vec<(usize, Request<'data>)> = Vec::new();
     let mut problems = Vec::new();
     let prefix = PREFIX.as_bytes();
     for table in module

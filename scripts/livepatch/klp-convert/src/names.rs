@@ -15,6 +15,7 @@
 //! The kernel parses the last two with widths 55 (object) and 511 (symbol)
 //! and an unsigned decimal position; anything else fails the patch load.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Prefix of an annotated reference that klp-convert rewrites.
@@ -109,17 +110,19 @@ impl fmt::Display for NameError {
 impl std::error::Error for NameError {}
 
 /// A reference to a symbol of another object: object, name and position.
+/// The names are borrowed from the name they were parsed from where they
+/// can be: a module may have tens of thousands of annotations.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SymbolRef {
+pub struct SymbolRef<'a> {
     /// The object that defines the symbol (`vmlinux` or a module name).
-    pub object: String,
+    pub object: Cow<'a, str>,
     /// The symbol's name in that object.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// 0 for a unique name, else the 1-based position among equal names.
     pub pos: u64,
 }
 
-impl SymbolRef {
+impl SymbolRef<'_> {
     /// The name of the livepatch symbol: `.klp.sym.<obj>.<sym>,<pos>`.
     pub fn klp_symbol_name(&self) -> String {
         let mut name = String::new();
@@ -159,14 +162,14 @@ impl SymbolRef {
 
 /// A parsed `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>` name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Annotation {
+pub struct Annotation<'a> {
     /// The object whose code the reference patches.
-    pub patched: String,
+    pub patched: Cow<'a, str>,
     /// The referenced symbol.
-    pub target: SymbolRef,
+    pub target: SymbolRef<'a>,
 }
 
-impl Annotation {
+impl Annotation<'_> {
     /// The object part of the `.klp.rela.<obj>.` section that must hold
     /// relocations against this symbol: vmlinux symbols are resolved when
     /// the patch loads, others when the patched module is present.
@@ -228,7 +231,7 @@ pub fn parse_pos(pos: &str) -> Result<u64, NameError> {
 }
 
 /// Parse `<obj>.<sym>,<pos>` (the part after a prefix).
-fn parse_symbol_ref(rest: &str, expected: &'static str) -> Result<SymbolRef, NameError> {
+fn parse_symbol_ref<'a>(rest: &'a str, expected: &'static str) -> Result<SymbolRef<'a>, NameError> {
     let (object, tail) = rest.split_once('.').ok_or(NameError::Malformed(expected))?;
     check_object(object)?;
     let (name, pos) = tail.split_once(',').ok_or(NameError::Malformed(expected))?;
@@ -238,8 +241,8 @@ fn parse_symbol_ref(rest: &str, expected: &'static str) -> Result<SymbolRef, Nam
     }
     let pos = parse_pos(pos)?;
     Ok(SymbolRef {
-        object: object.to_string(),
-        name: name.to_string(),
+        object: object.into(),
+        name: name.into(),
         pos,
     })
 }
@@ -264,27 +267,27 @@ pub fn is_klp_rela(name: &[u8]) -> bool {
 /// left to klp-convert (`*`), the position with a source file to pick one
 /// of several symbols of the same name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct Request<'a> {
     /// The object whose code the reference patches.
-    pub patched: String,
+    pub patched: Cow<'a, str>,
     /// The object that defines the symbol; None: infer.
-    pub object: Option<String>,
+    pub object: Option<Cow<'a, str>>,
     /// The symbol's name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// The position; None: infer.
     pub pos: Option<u64>,
     /// The source file that defines the symbol (with an inferred position).
-    pub file: Option<String>,
+    pub file: Option<Cow<'a, str>>,
 }
 
-impl Request {
+impl<'a> Request<'a> {
     /// The annotation if nothing is left to infer.
-    pub fn explicit(&self) -> Option<Annotation> {
+    pub fn explicit(&self) -> Option<Annotation<'a>> {
         self.clone().into_explicit()
     }
 
     /// [`Request::explicit`], consuming the request.
-    pub fn into_explicit(self) -> Option<Annotation> {
+    pub fn into_explicit(self) -> Option<Annotation<'a>> {
         let object = self.object?;
         Some(Annotation {
             patched: if self.patched == INFER {
@@ -304,11 +307,11 @@ impl Request {
     /// symbol that is neither annotated nor exported: object and position
     /// from the symbol maps, and the reference patches the object that
     /// defines the symbol (its relocations are applied with that object).
-    pub fn plain(name: &str) -> Self {
+    pub fn plain(name: impl Into<Cow<'a, str>>) -> Self {
         Request {
-            patched: INFER.to_string(),
+            patched: INFER.into(),
             object: None,
-            name: name.to_string(),
+            name: name.into(),
             pos: None,
             file: None,
         }
@@ -318,9 +321,9 @@ impl Request {
     /// is `pos` of `obj`, and the reference patches `obj`.
     pub fn in_object(object: &str, name: &str, pos: u64) -> Self {
         Request {
-            patched: object.to_string(),
-            object: Some(object.to_string()),
-            name: name.to_string(),
+            patched: object.to_string().into(),
+            object: Some(object.to_string().into()),
+            name: name.to_string().into(),
             pos: Some(pos),
             file: None,
         }
@@ -332,7 +335,7 @@ impl Request {
     }
 
     /// The object the reference patches, once `object` defines it.
-    pub fn patched_for<'a>(&'a self, object: &'a str) -> &'a str {
+    pub fn patched_for<'s>(&'s self, object: &'s str) -> &'s str {
         if self.is_plain() {
             object
         } else {
@@ -348,11 +351,11 @@ pub enum Wanted<'a> {
     Name(&'a [u8]),
     /// A symbol whose name is plain: what klp-convert asks for it (a plain
     /// reference, or an entry of a `KLP_MODULE_RELOC()` table).
-    Request(&'a Request),
+    Request(&'a Request<'a>),
 }
 
 /// Parse `.klp.sym.rela.<patched_obj>.<sym_obj|*>.<sym>,<pos|*>[,<file>]`.
-pub fn parse_request(name: &[u8]) -> Result<Request, NameError> {
+pub fn parse_request(name: &[u8]) -> Result<Request<'_>, NameError> {
     const EXPECTED: &str = ".klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>";
     let name = utf8(name)?;
     let rest = name
@@ -365,7 +368,7 @@ pub fn parse_request(name: &[u8]) -> Result<Request, NameError> {
         None
     } else {
         check_object(object)?;
-        Some(object.to_string())
+        Some(object.into())
     };
     let (sym, pos) = rest.split_once(',').ok_or(NameError::Malformed(EXPECTED))?;
     check_symbol(sym)?;
@@ -375,16 +378,16 @@ pub fn parse_request(name: &[u8]) -> Result<Request, NameError> {
         if file.is_empty() || file.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(NameError::BadFile(file.to_string()));
         }
-        (None, Some(file.to_string()))
+        (None, Some(file.into()))
     } else if pos.contains(',') {
         return Err(NameError::SymbolChar(','));
     } else {
         (Some(parse_pos(pos)?), None)
     };
     Ok(Request {
-        patched: patched.to_string(),
+        patched: patched.into(),
         object,
-        name: sym.to_string(),
+        name: sym.into(),
         pos,
         file,
     })
@@ -392,14 +395,14 @@ pub fn parse_request(name: &[u8]) -> Result<Request, NameError> {
 
 /// Parse `.klp.sym.rela.<patched_obj>.<sym_obj>.<sym>,<pos>`; a name that
 /// leaves the object or position to infer is [`NameError::NeedsMap`].
-pub fn parse_annotation(name: &[u8]) -> Result<Annotation, NameError> {
+pub fn parse_annotation(name: &[u8]) -> Result<Annotation<'_>, NameError> {
     parse_request(name)?
         .into_explicit()
         .ok_or(NameError::NeedsMap)
 }
 
 /// Parse `.klp.sym.<sym_obj>.<sym>,<pos>`.
-pub fn parse_klp_symbol(name: &[u8]) -> Result<SymbolRef, NameError> {
+pub fn parse_klp_symbol(name: &[u8]) -> Result<SymbolRef<'_>, NameError> {
     const EXPECTED: &str = ".klp.sym.<obj>.<sym>,<pos>";
     let name = utf8(name)?;
     let rest = name
@@ -554,10 +557,7 @@ mod tests {
     #[test]
     fn klp_symbol_and_section() {
         let s = parse_klp_symbol(b".klp.sym.vmlinux.foo.cold,3").unwrap();
-        assert_eq!(
-            (s.object.as_str(), s.name.as_str(), s.pos),
-            ("vmlinux", "foo.cold", 3)
-        );
+        assert_eq!((&*s.object, &*s.name, s.pos), ("vmlinux", "foo.cold", 3));
         assert!(parse_klp_symbol(b".klp.sym.vmlinux.foo").is_err());
         let (o, s) = parse_klp_rela(b".klp.rela.vmlinux..text.foo").unwrap();
         assert_eq!((o.as_str(), s.as_str()), ("vmlinux", ".text.foo"));

@@ -212,7 +212,7 @@ impl<'m> Resolver<'m> {
         out
     }
 
-    fn not_found(&self, req: &Request, f: &Found) -> Problem {
+    fn not_found(&self, req: &Request<'_>, f: &Found) -> Problem {
         let mut msg = format!(
             "{} not found in {}; the kernel would fail to load the patch (\"symbol '{}' not \
              found in symbol table\")",
@@ -248,7 +248,7 @@ impl<'m> Resolver<'m> {
 
     /// Resolve one annotated symbol name: the annotation to convert
     /// (None on error) and the problems found.
-    pub fn resolve(&mut self, wanted: Wanted<'_>) -> (Option<Annotation>, Vec<Problem>) {
+    pub fn resolve<'w>(&mut self, wanted: Wanted<'w>) -> (Option<Annotation<'w>>, Vec<Problem>) {
         match wanted {
             Wanted::Name(raw) => match names::parse_request(raw) {
                 Ok(r) => self.resolve_request(&r),
@@ -259,7 +259,7 @@ impl<'m> Resolver<'m> {
     }
 
     /// A symbol map error, reported once: later ones only count.
-    fn map_error(&mut self, p: Problem) -> (Option<Annotation>, Vec<Problem>) {
+    fn map_error<'w>(&mut self, p: Problem) -> (Option<Annotation<'w>>, Vec<Problem>) {
         if let Some(seen) = self.map_errors.iter_mut().find(|e| e.0 == p.message) {
             seen.1 += 1;
             return (None, Vec::new());
@@ -268,9 +268,9 @@ impl<'m> Resolver<'m> {
         (None, vec![p])
     }
 
-    fn resolve_request(&mut self, req: &Request) -> (Option<Annotation>, Vec<Problem>) {
+    fn resolve_request<'w>(&mut self, req: &Request<'w>) -> (Option<Annotation<'w>>, Vec<Problem>) {
         let objects: Vec<String> = match &req.object {
-            Some(o) => vec![o.clone()],
+            Some(o) => vec![o.to_string()],
             // A plain reference: vmlinux and every module the maps list.
             None if req.is_plain() => match self.map.listed_modules() {
                 Ok(mut m) => {
@@ -280,7 +280,7 @@ impl<'m> Resolver<'m> {
                 Err(e) => return self.map_error(Problem::error(e.to_string())),
             },
             None if req.patched == VMLINUX => vec![VMLINUX.to_string()],
-            None => vec![VMLINUX.to_string(), req.patched.clone()],
+            None => vec![VMLINUX.to_string(), req.patched.to_string()],
         };
         let mut found = Vec::new();
         let mut unknown = Vec::new();
@@ -405,7 +405,11 @@ impl<'m> Resolver<'m> {
         self.evaluate(req, f)
     }
 
-    fn evaluate(&mut self, req: &Request, f: Found) -> (Option<Annotation>, Vec<Problem>) {
+    fn evaluate<'w>(
+        &mut self,
+        req: &Request<'w>,
+        f: Found,
+    ) -> (Option<Annotation<'w>>, Vec<Problem>) {
         let n = f.lookup.candidates.len() as u64;
         if n == 0 {
             return (None, vec![self.not_found(req, &f)]);
@@ -557,7 +561,7 @@ impl<'m> Resolver<'m> {
             )));
         }
         let target = SymbolRef {
-            object: f.object.clone(),
+            object: f.object.clone().into(),
             name: name.clone(),
             pos,
         };
@@ -570,7 +574,7 @@ impl<'m> Resolver<'m> {
         ));
         (
             Some(Annotation {
-                patched: req.patched_for(&target.object).to_string(),
+                patched: req.patched_for(&target.object).to_string().into(),
                 target,
             }),
             problems,
@@ -579,7 +583,7 @@ impl<'m> Resolver<'m> {
 }
 
 /// The annotation's name as written, for notes.
-fn req_name(req: &Request) -> String {
+fn req_name(req: &Request<'_>) -> String {
     if req.is_plain() {
         return format!("undefined {}", req.name);
     }

@@ -65,11 +65,11 @@ pub fn candidates<'a>(module: &'a Module<'_>) -> impl Iterator<Item = (usize, &'
 /// that resolve them from the symbol maps; `skip`: symbols named
 /// otherwise (KLP_MODULE_RELOC() tables). Module.symvers files are read
 /// only if the module has a candidate.
-pub fn plain_references(
-    module: &Module<'_>,
+pub fn plain_references<'data>(
+    module: &Module<'data>,
     symvers: &[PathBuf],
-    skip: &[(usize, Request)],
-) -> Result<Vec<(usize, Request)>, Error> {
+    skip: &[(usize, Request<'_>)],
+) -> Result<Vec<(usize, Request<'data>)>, Error> {
     let mut wanted: Vec<(usize, &[u8])> = candidates(module)
         .filter(|(i, _)| !skip.iter().any(|(s, _)| s == i))
         .collect();
@@ -87,7 +87,7 @@ pub fn plain_references(
     wanted.retain(|(_, n)| !exported.contains(n));
     Ok(wanted
         .into_iter()
-        .map(|(i, n)| (i, Request::plain(&String::from_utf8_lossy(n))))
+        .map(|(i, n)| (i, Request::plain(String::from_utf8_lossy(n).into_owned())))
         .collect())
 }
 
