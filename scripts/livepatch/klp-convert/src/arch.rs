@@ -90,11 +90,22 @@ impl Arch {
     /// stays as it is, the rewrite to apply otherwise, or why it cannot
     /// be a livepatch relocation.
     pub fn livepatch_form(&self, site: &RelocSite<'_>) -> Result<Option<Rewrite>, String> {
-        let rewrite = if self.supports(site.r_type) {
-            None
-        } else {
-            (self.rewrite)(site)?
-        };
+        self.livepatch_form_of(site, self.supports(site.r_type))
+    }
+
+    /// [`Arch::livepatch_form`], where the caller knows whether the
+    /// loader applies the relocation's type (`supported`, as
+    /// [`Arch::supports`] says): a module's relocations have few types.
+    pub fn livepatch_form_of(
+        &self,
+        site: &RelocSite<'_>,
+        supported: bool,
+    ) -> Result<Option<Rewrite>, String> {
+        if supported {
+            (self.check)(site)?;
+            return Ok(None);
+        }
+        let rewrite = (self.rewrite)(site)?;
         let r_type = rewrite.map_or(site.r_type, |r| r.r_type);
         self.check(&RelocSite { r_type, ..*site })?;
         Ok(rewrite)
@@ -144,6 +155,15 @@ fn x86_64_check(site: &RelocSite<'_>) -> Check {
         elf::R_X86_64_32 | elf::R_X86_64_32S | elf::R_X86_64_PC32 | elf::R_X86_64_PLT32 => 4,
         _ => 0,
     };
+    // Most relocations: the bytes exist and are zero.
+    let start = usize::try_from(site.offset).ok();
+    let bytes = site
+        .data
+        .zip(start)
+        .and_then(|(d, s)| d.get(s..s.checked_add(size as usize)?));
+    if bytes.is_some_and(|b| b.iter().all(|b| *b == 0)) {
+        return Ok(());
+    }
     if let Some(bytes) = target_bytes(site, size)? {
         if bytes.iter().any(|b| *b != 0) {
             return Err(format!(

@@ -618,6 +618,8 @@ struct Context<'a, 'data> {
 struct Scratch {
     /// The entries of a section that reference a symbol that matters.
     entries: Vec<usize>,
+    /// The last relocation type seen, and whether the loader applies it.
+    types: (Option<u32>, bool),
 }
 
 fn check_reloc_section<'data>(
@@ -818,7 +820,11 @@ fn check_reloc_section<'data>(
                 data: target.data,
                 big_endian: module.big_endian,
             };
-            match arch.livepatch_form(&site) {
+            let t = reloc.r_type;
+            if scratch.types.0 != Some(t) {
+                scratch.types = (Some(t), arch.supports(t));
+            }
+            match arch.livepatch_form_of(&site, scratch.types.1) {
                 Ok(r) => rewrite = r,
                 Err(msg) => {
                     plan.problems.push(problem(msg));

@@ -138,7 +138,22 @@ impl<'data> Relocs<'data> {
     /// Call `f` with the index and the symbol of every entry, in order:
     /// the cheap way through a large section.
     pub fn for_each_sym(&self, mut f: impl FnMut(usize, u32)) {
+        use object::pod::bytes_of_slice;
         let e = self.endian;
+        let big = e == Endianness::Big;
+        // r_sym from r_info's bytes, one class and byte order per loop:
+        // the high 32 bits of ELF64's r_info at offset 8 (bytes 12..16 in
+        // little endian, 8..12 in big endian), ELF32's r_info at offset 4
+        // shifted right by 8.
+        match self.table {
+            Table::Rel64(t) => return each_sym::<16>(bytes_of_slice(t), big, &mut f),
+            Table::Rela64(t) if !self.mips64el => {
+                return each_sym::<24>(bytes_of_slice(t), big, &mut f)
+            }
+            Table::Rel32(t) => return each_sym::<8>(bytes_of_slice(t), big, &mut f),
+            Table::Rela32(t) => return each_sym::<12>(bytes_of_slice(t), big, &mut f),
+            _ => {}
+        }
         match self.table {
             Table::None => {}
             Table::Rel32(t) => t.iter().enumerate().for_each(|(i, r)| f(i, r.r_sym(e))),
@@ -168,6 +183,30 @@ impl<'data> Relocs<'data> {
             Table::Rel64(t) => t.get(i).map(object::pod::bytes_of),
             Table::Rela64(t) => t.get(i).map(object::pod::bytes_of),
         }
+    }
+}
+
+/// [`Relocs::for_each_sym`] over entries of `N` bytes (8 and 12: ELF32,
+/// 16 and 24: ELF64, r_info at offset 4 or 8).
+fn each_sym<const N: usize>(bytes: &[u8], big: bool, f: &mut impl FnMut(usize, u32)) {
+    let word = |b: &[u8], at: usize| -> u32 {
+        let mut w = [0u8; 4];
+        if let Some(src) = b.get(at..at + 4) {
+            w.copy_from_slice(src);
+        }
+        if big {
+            u32::from_be_bytes(w)
+        } else {
+            u32::from_le_bytes(w)
+        }
+    };
+    for (i, e) in bytes.chunks_exact(N).enumerate() {
+        let sym = match (N >= 16, big) {
+            (true, false) => word(e, 12),
+            (true, true) => word(e, 8),
+            (false, _) => word(e, 4) >> 8,
+        };
+        f(i, sym);
     }
 }
 
@@ -589,6 +628,65 @@ mod tests {
         assert_eq!(sym.bind, elf::STB_WEAK.0);
         assert_eq!(m.rela_entsize(), 24);
         assert!(m.symbol(1000).is_none());
+    }
+
+    #[test]
+    fn for_each_sym_agrees_with_get_in_every_layout() {
+        use object::{I32, I64, U32, U64};
+        for endian in [Endianness::Little, Endianness::Big] {
+            let e = endian;
+            let syms = [0u32, 1, 0x00ab_cdef, 0x1234];
+            let r32: Vec<_> = syms
+                .iter()
+                .map(|s| elf::Rela32 {
+                    r_offset: U32::new(e, 7),
+                    r_info: U32::new(e, (s & 0x00ff_ffff) << 8 | 5),
+                    r_addend: I32::new(e, -1),
+                })
+                .collect();
+            let l32: Vec<_> = r32
+                .iter()
+                .map(|r| elf::Rel32 {
+                    r_offset: r.r_offset,
+                    r_info: r.r_info,
+                })
+                .collect();
+            let r64: Vec<_> = syms
+                .iter()
+                .map(|s| elf::Rela64 {
+                    r_offset: U64::new(e, 7),
+                    r_info: U64::new(e, u64::from(*s) << 32 | 0xffff_fff5),
+                    r_addend: I64::new(e, -1),
+                })
+                .collect();
+            let l64: Vec<_> = r64
+                .iter()
+                .map(|r| elf::Rel64 {
+                    r_offset: r.r_offset,
+                    r_info: r.r_info,
+                })
+                .collect();
+            for table in [
+                Table::Rela32(&r32),
+                Table::Rel32(&l32),
+                Table::Rela64(&r64),
+                Table::Rel64(&l64),
+            ] {
+                let relocs = Relocs {
+                    table,
+                    endian,
+                    mips64el: false,
+                };
+                let mut seen = Vec::new();
+                relocs.for_each_sym(|i, s| seen.push((i, s)));
+                let want: Vec<_> = (0..relocs.len())
+                    .map(|i| (i, relocs.get(i).unwrap().sym))
+                    .collect();
+                assert_eq!(seen, want, "{table:?}");
+                assert_eq!(seen.len(), syms.len());
+                assert_eq!(seen[2].1 & 0xff_ffff, 0xab_cdef);
+            }
+        }
     }
 
     #[test]

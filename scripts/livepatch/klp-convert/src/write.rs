@@ -605,14 +605,6 @@ impl<'a, 'data> Layout<'a, 'data> {
             .filter_map(|i| self.plan.moves.get(*i as usize))
     }
 
-    /// The raw bytes of entry `entry` of section `from`.
-    fn entry(&self, from: usize, entry: usize) -> &'data [u8] {
-        self.module
-            .section(from)
-            .and_then(|s| s.relocs.raw(entry))
-            .unwrap_or_default()
-    }
-
     /// The self-check, without writing: no symbol keeps an annotated
     /// name, no ordinary relocation section references a renamed symbol,
     /// and every entry of a `.klp.rela.` section does. Its cost is a look
@@ -684,6 +676,9 @@ impl<'a, 'data> Layout<'a, 'data> {
     /// The rewrite of moved relocation `m`, if the architecture has one.
     fn rewrite_of(&self, m: &crate::convert::Move) -> Option<&'a crate::convert::Rewritten> {
         let rewrites = &self.plan.rewrites;
+        if rewrites.is_empty() {
+            return None;
+        }
         rewrites
             .binary_search_by_key(&(m.from, m.entry), |r| (r.from, r.entry))
             .ok()
@@ -920,8 +915,21 @@ impl<'a, 'data> Layout<'a, 'data> {
                 if let Some(index) = existing {
                     w.put(data(*index))?;
                 }
+                // Moves come by source section: its entries are looked up
+                // once per run of moves from it.
+                let mut from: Option<(u32, &[u8])> = None;
+                let size = self.rela_size;
                 for m in self.arriving(*dest) {
-                    let entry = self.entry(m.from as usize, m.entry as usize);
+                    let table = match from {
+                        Some((index, table)) if index == m.from => table,
+                        _ => {
+                            let table = data(m.from as usize);
+                            from = Some((m.from, table));
+                            table
+                        }
+                    };
+                    let at = m.entry as usize * size;
+                    let entry = table.get(at..at + size).unwrap_or_default();
                     match self.rewrite_of(m) {
                         Some(r) => w.put(&self.retyped(entry, r.rewrite.r_type))?,
                         None => w.put(entry)?,
@@ -975,7 +983,19 @@ struct Sink<'w> {
 }
 
 impl Sink<'_> {
+    /// Add `bytes`: most pieces are a symbol or a relocation entry, which
+    /// go to the buffer inline.
+    #[inline]
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.len() < 64 && self.buf.len() + bytes.len() <= SINK {
+            self.n += bytes.len() as u64;
+            self.buf.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.put_any(bytes)
+    }
+
+    fn put_any(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.n += bytes.len() as u64;
         // What is gathered goes out first, whenever a piece bypasses
         // the buffer or does not fit in it.
