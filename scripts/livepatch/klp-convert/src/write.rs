@@ -606,18 +606,33 @@ impl<'a, 'data> Layout<'a, 'data> {
     }
 
     /// The self-check, without writing: no symbol keeps an annotated
-    /// name, no ordinary relocation section references a renamed symbol,
-    /// and every entry of a `.klp.rela.` section does. Its cost is a look
-    /// at each symbol and relocation, nothing allocated.
+    /// name, every moved relocation references a renamed symbol, and no
+    /// relocation left in an ordinary relocation section does. Its cost
+    /// is a look at each symbol and relocation.
     pub(crate) fn check(&self) -> Result<(), Error> {
         let fail = |what: String| {
             Err(build_error(format!(
                 "internal error: the converted module fails validation: {what}"
             )))
         };
+        // Renamed symbols as a bit set: small enough to stay in the cache
+        // while every relocation is looked at.
+        let mut renamed = vec![0u64; self.renamed.len().div_ceil(64)];
+        for (i, r) in self.renamed.iter().enumerate() {
+            if *r != GONE {
+                if let Some(w) = renamed.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+            }
+        }
+        let is_renamed = |sym: u32| {
+            let sym = sym as usize;
+            renamed
+                .get(sym / 64)
+                .is_some_and(|w| w & (1 << (sym % 64)) != 0)
+        };
         for (i, sym) in self.module.symbols.iter().enumerate() {
-            let renamed = self.renamed.get(i).is_some_and(|r| *r != GONE);
-            if !renamed && names::is_annotation(sym.name) {
+            if !is_renamed(i as u32) && names::is_annotation(sym.name) {
                 return fail(format!("symbol {} is left annotated", sym.display_name()));
             }
         }
@@ -627,47 +642,37 @@ impl<'a, 'data> Layout<'a, 'data> {
                 return fail(format!("the new name {name:?} is empty or an annotation"));
             }
         }
+        for m in &self.plan.moves {
+            let sym = self
+                .module
+                .section(m.from as usize)
+                .and_then(|s| s.relocs.sym(m.entry as usize));
+            if !sym.is_some_and(is_renamed) {
+                return fail("a moved relocation references a symbol that is not renamed".into());
+            }
+        }
+        // The moves are distinct entries (Layout::new checked their order)
+        // that reference renamed symbols: a section keeps none if it has
+        // as many entries against renamed symbols as leave it.
         for s in &self.sections {
-            match s.content {
-                Content::Kept(index) | Content::Input(index) => {
-                    let Some(section) = self.module.section(index) else {
-                        continue;
-                    };
-                    if !section.is_reloc() || section.link as usize != self.module.symtab {
-                        continue;
-                    }
-                    let leaving = self.leaving(index);
-                    let mut next = leaving.iter().map(|m| m.entry as usize).peekable();
-                    let mut kept_renamed = false;
-                    section.relocs.for_each_sym(|e, sym| {
-                        if next.peek() == Some(&e) {
-                            next.next();
-                        } else if self.renamed.get(sym as usize).is_some_and(|r| *r != GONE) {
-                            kept_renamed = true;
-                        }
-                    });
-                    if kept_renamed {
-                        return fail(format!(
-                            "section {} keeps a relocation against a renamed symbol",
-                            section.display_name()
-                        ));
-                    }
-                }
-                Content::Klp(_, dest) => {
-                    for m in self.arriving(dest) {
-                        let sym = self
-                            .module
-                            .section(m.from as usize)
-                            .and_then(|s| s.relocs.sym(m.entry as usize))
-                            .unwrap_or(0);
-                        if self.renamed.get(sym as usize).is_none_or(|r| *r == GONE) {
-                            return fail(
-                                "a moved relocation references a symbol that is not renamed".into(),
-                            );
-                        }
-                    }
-                }
-                _ => {}
+            let (Content::Kept(index) | Content::Input(index)) = s.content else {
+                continue;
+            };
+            let Some(section) = self.module.section(index) else {
+                continue;
+            };
+            if !section.is_reloc() || section.link as usize != self.module.symtab {
+                continue;
+            }
+            let mut against_renamed = 0usize;
+            section
+                .relocs
+                .for_each_sym(|_, sym| against_renamed += usize::from(is_renamed(sym)));
+            if against_renamed != self.leaving(index).len() {
+                return fail(format!(
+                    "section {} keeps a relocation against a renamed symbol",
+                    section.display_name()
+                ));
             }
         }
         Ok(())
