@@ -819,8 +819,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                         None => sym.name,
                     };
                     if !name.is_empty() {
-                        w.put(name)?;
-                        w.put(&[0])?;
+                        w.put_name(name)?;
                     }
                 }
             }
@@ -870,7 +869,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                             put(e, size_at, width, 0, big);
                         }
                     }
-                    w.put(e)?;
+                    w.put_entry(e)?;
                 }
                 w.put(bytes.get(count * self.sym_size..).unwrap_or_default())?;
             }
@@ -910,7 +909,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                 let mut from = 0usize;
                 for m in self.leaving(*index) {
                     let e = m.entry as usize;
-                    w.put(bytes.get(from * size..e * size).unwrap_or_default())?;
+                    w.put_entry(bytes.get(from * size..e * size).unwrap_or_default())?;
                     from = e + 1;
                 }
                 let len = self.module.section(*index).map_or(0, |s| s.relocs.len());
@@ -937,7 +936,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                     let entry = table.get(at..at + size).unwrap_or_default();
                     match self.rewrite_of(m) {
                         Some(r) => w.put(&self.retyped(entry, r.rewrite.r_type))?,
-                        None => w.put(entry)?,
+                        None => w.put_entry(entry)?,
                     }
                 }
             }
@@ -998,6 +997,40 @@ impl Sink<'_> {
             return Ok(());
         }
         self.put_any(bytes)
+    }
+
+    /// [`Sink::put`] for a piece whose size is known at compile time (an
+    /// ELF64 symbol or RELA entry): copied without a call.
+    #[inline]
+    fn put_fixed<const N: usize>(&mut self, bytes: &[u8; N]) -> io::Result<()> {
+        if self.buf.len() + N <= SINK {
+            self.n += N as u64;
+            self.buf.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.put_any(bytes)
+    }
+
+    /// A name and its NUL.
+    #[inline]
+    fn put_name(&mut self, name: &[u8]) -> io::Result<()> {
+        if name.len() < 512 && self.buf.len() + name.len() < SINK {
+            self.n += name.len() as u64 + 1;
+            self.buf.extend_from_slice(name);
+            self.buf.push(0);
+            return Ok(());
+        }
+        self.put(name)?;
+        self.put(&[0])
+    }
+
+    /// A relocation entry or a symbol: the ELF64 sizes without a call.
+    #[inline]
+    fn put_entry(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match <&[u8; 24]>::try_from(bytes) {
+            Ok(e) => self.put_fixed(e),
+            Err(_) => self.put(bytes),
+        }
     }
 
     fn put_any(&mut self, bytes: &[u8]) -> io::Result<()> {
