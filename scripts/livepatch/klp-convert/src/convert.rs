@@ -379,9 +379,9 @@ pub fn plan_with(
     plan.symbols.reserve_exact(annotated.len());
 
     // The annotated symbols themselves.
-    for (sym, req) in annotated
+    for (index, sym, req) in annotated
         .iter()
-        .filter_map(|(i, r)| module.symbols.get(*i).map(|s| (s, *r)))
+        .filter_map(|(i, r)| module.symbols.get(*i).map(|s| (*i, s, *r)))
     {
         // Decoded for messages only.
         let name = || sym.display_name();
@@ -445,8 +445,8 @@ pub fn plan_with(
             );
             continue;
         }
-        annotations.add(&mut plan, sym.index, &annotation);
-        if let Some(k) = kinds.get_mut(sym.index) {
+        annotations.add(&mut plan, index, &annotation);
+        if let Some(k) = kinds.get_mut(index) {
             *k |= KIND_ANNOTATED;
         }
     }
@@ -504,7 +504,7 @@ pub fn plan_with(
         }
         if section.sh_type == oelf::SHT_GROUP.0 {
             if let Some(a) = module.symbol(section.info) {
-                if annotations.get(a.index).is_some() {
+                if annotations.get(section.info as usize).is_some() {
                     plan.problems.push(
                         Problem::error("annotated symbol names a section group")
                             .section(section.display_name())
@@ -574,14 +574,17 @@ impl KlpSymbols {
     /// `klp`: the symbols with SHN_LIVEPATCH or the prefix.
     fn new(module: &Module<'_>, klp: &[usize]) -> Self {
         let mut v = Vec::new();
-        for s in klp.iter().filter_map(|i| module.symbols.get(*i)) {
+        for (i, s) in klp
+            .iter()
+            .filter_map(|i| module.symbols.get(*i).map(|s| (*i, s)))
+        {
             if s.shndx == SHN_LIVEPATCH
                 && names::parse_klp_symbol(s.name).is_ok_and(|t| t.is_vmlinux())
             {
                 if v.is_empty() {
                     v = vec![false; module.symbols.len()];
                 }
-                if let Some(b) = v.get_mut(s.index) {
+                if let Some(b) = v.get_mut(i) {
                     *b = true;
                 }
             }

@@ -130,7 +130,7 @@ pub fn dump(module: &Module<'_>) -> String {
         );
     }
     let _ = writeln!(out, "symbols:");
-    for sym in module.symbols.iter().skip(1) {
+    for (index, sym) in module.symbols.iter().enumerate().skip(1) {
         let shndx = match (sym.section, sym.shndx) {
             (Some(i), _) => section_name(i.get() as usize),
             (None, 0) => "UND".to_string(),
@@ -142,7 +142,7 @@ pub fn dump(module: &Module<'_>) -> String {
         let _ = writeln!(
             out,
             "  [{}] {} {} {} value 0x{:x} size 0x{:x} other 0x{:x} {}",
-            sym.index,
+            index,
             bind(sym.bind),
             sym_type(sym.st_type),
             shndx,

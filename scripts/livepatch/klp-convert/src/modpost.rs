@@ -94,9 +94,9 @@ fn read_object(path: &str) -> Result<Object, String> {
     let defined = m
         .symbols
         .iter()
+        .skip(1)
         .filter(|s| {
-            s.index != 0
-                && !s.name.is_empty()
+            !s.name.is_empty()
                 && !s.is_undefined()
                 && (s.bind == oelf::STB_GLOBAL.0 || s.bind == oelf::STB_WEAK.0)
         })

@@ -133,7 +133,8 @@ pub fn requests<'data>(module: &Module<'data>) -> (Vec<(usize, Request<'data>)>,
                     continue;
                 }
                 let req = Request::in_object(&obj, &name, u64::from(pos));
-                match out.iter().find(|(i, _)| *i == sym.index) {
+                let index = reloc.sym as usize;
+                match out.iter().find(|(i, _)| *i == index) {
                     Some((_, r)) if *r != req => problems.push(at(err(format!(
                         "{name} is named twice, as position {pos} of {obj} and as position {} \
                          of {}",
@@ -141,7 +142,7 @@ pub fn requests<'data>(module: &Module<'data>) -> (Vec<(usize, Request<'data>)>,
                         r.patched
                     )))),
                     Some(_) => {}
-                    None => out.push((sym.index, req)),
+                    None => out.push((index, req)),
                 }
             }
         }

@@ -80,7 +80,7 @@ fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
 
     let mut entries = Vec::with_capacity(elf.symbols.len());
     let mut file = Str::default();
-    for sym in elf.symbols.iter().skip(1) {
+    for (index, sym) in elf.symbols.iter().enumerate().skip(1) {
         let name = Str {
             off: sym.name_offset,
             len: sym.name.len() as u32,
@@ -89,7 +89,7 @@ fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
             file = name;
             continue;
         }
-        if sym.index >= first_global {
+        if index >= first_global {
             file = Str::default();
         }
         if name.len == 0 || sym.shndx == elf::SHN_UNDEF.0 || sym.st_type == elf::STT_SECTION.0 {

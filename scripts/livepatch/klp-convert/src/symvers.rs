@@ -50,15 +50,16 @@ pub fn candidates<'a>(module: &'a Module<'_>) -> impl Iterator<Item = (usize, &'
     module
         .symbols
         .iter()
-        .filter(|s| {
-            s.index != 0
+        .enumerate()
+        .filter(|(i, s)| {
+            *i != 0
                 && s.is_undefined()
                 && s.bind == oelf::STB_GLOBAL.0
                 && !s.name.is_empty()
                 && !s.name.starts_with(names::SYMBOL_PREFIX.as_bytes())
                 && !needs_no_export(s.name)
         })
-        .map(|s| (s.index, s.name))
+        .map(|(i, s)| (i, s.name))
 }
 
 /// The plain references of `module`, in symbol order, with the requests

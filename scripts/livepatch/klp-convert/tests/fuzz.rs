@@ -266,8 +266,9 @@ fn layout(data: &[u8]) -> Layout {
     let klp_symbols = m
         .symbols
         .iter()
-        .filter(|s| s.name.starts_with(b".klp.sym."))
-        .map(|s| s.index as u64)
+        .enumerate()
+        .filter(|(_, s)| s.name.starts_with(b".klp.sym."))
+        .map(|(i, _)| i as u64)
         .collect();
     Layout {
         is_64: m.is_64,
