@@ -170,7 +170,8 @@ fn x86_64_check(site: &RelocSite<'_>) -> Check {
     if let Some(bytes) = target_bytes(site, size)? {
         if bytes.iter().any(|b| *b != 0) {
             return Err(format!(
-                "the {size} bytes to relocate are not zero; the x86 module loader refuses to write over them"
+                "the {size} bytes to relocate are not zero; the x86 module loader refuses to \
+                 write over them"
             ));
         }
     }
