@@ -931,28 +931,48 @@ impl Output<'_, '_> {
         self.0.size()
     }
 
-    /// The self-check: nothing annotated is left in the output. Reads
-    /// each symbol and relocation once, writes nothing.
+    /// The self-check alone: the output made and thrown away, checked as
+    /// [`Output::emit`] checks it.
     pub fn check(&self) -> Result<(), Error> {
-        self.0.check()
+        self.0
+            .emit(&mut std::io::sink())
+            .map_err(|e| written(&e, "check"))
     }
 
-    /// Write the file to `w` in one pass.
+    /// Write the file to `w` in one pass, checking that nothing annotated
+    /// is left; [`written`] tells a failed check from a failed write.
     pub fn emit(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         self.0.emit(w)
     }
+
+    /// [`Output::emit`] to a new, empty file.
+    pub fn emit_file(&self, file: &std::fs::File) -> std::io::Result<()> {
+        self.0.emit_file(file)
+    }
+}
+
+/// The error of [`Output::emit`] as this crate's: the self-check's
+/// failure, or the write's (`what` failed).
+pub fn written(e: &std::io::Error, what: &str) -> Error {
+    match crate::write::invalid_message(e) {
+        Some(msg) => Error::Build(msg.to_string()),
+        None => Error::Build(format!("cannot {what} the output: {e}")),
+    }
+}
+
+/// True if `e`, from [`Output::emit`], is the self-check's failure.
+pub fn is_invalid(e: &std::io::Error) -> bool {
+    crate::write::invalid_message(e).is_some()
 }
 
 /// Apply `plan` to the file `data` (parsed as `module`), in memory.
 pub fn rewrite(data: &[u8], module: &Module<'_>, plan: &Plan) -> Result<Vec<u8>, Error> {
     let out = layout(data, module, plan)?;
-    out.check()?;
     let mut bytes = Vec::new();
     bytes
         .try_reserve_exact(usize::try_from(out.size()).unwrap_or(usize::MAX))
         .map_err(|e| Error::Build(format!("cannot allocate the output: {e}")))?;
-    out.emit(&mut bytes)
-        .map_err(|e| Error::Build(format!("cannot write the output: {e}")))?;
+    out.emit(&mut bytes).map_err(|e| written(&e, "write"))?;
     Ok(bytes)
 }
 

@@ -201,10 +201,13 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         });
     }
 
-    // Laid out, checked (nothing annotated is left), then written in one
-    // pass; --dry-run goes as far as the check.
+    // Laid out, then written in one pass and checked as it is written
+    // (nothing annotated is left); a failed check replaces nothing.
+    // --dry-run makes the output and throws it away.
     let converted = convert::layout(&data, &module, &plan)?;
-    converted.check()?;
+    if opts.dry_run {
+        converted.check()?;
+    }
 
     let mut lines = Vec::new();
     if opts.verbose {
@@ -221,9 +224,15 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         }
     }
     if !opts.dry_run {
-        output::write_atomic_with(&dest, &opts.input, converted.size(), &mut |w| {
-            converted.emit(w)
-        })?;
+        let mut invalid = None;
+        output::write_atomic_file(&dest, &opts.input, converted.size(), &mut |file| {
+            converted.emit_file(file).inspect_err(|e| {
+                if convert::is_invalid(e) {
+                    invalid = Some(convert::written(e, "write"));
+                }
+            })
+        })
+        .map_err(|e| invalid.take().unwrap_or(Error::from(e)))?;
     }
     Ok(Report {
         outcome: Outcome::Converted {

@@ -170,6 +170,19 @@ pub fn write_atomic_with(
     size: u64,
     fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), WriteError> {
+    write_atomic_file(dest, perms_from, size, &mut |file| {
+        write_all(file, size, fill)
+    })
+}
+
+/// [`write_atomic_with`], `fill` given the new, empty file to write the
+/// `size` bytes to as it likes (at offsets, from several threads).
+pub fn write_atomic_file(
+    dest: &Path,
+    perms_from: &Path,
+    size: u64,
+    fill: &mut dyn FnMut(&File) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let dest = resolve(dest)?;
     let dest = dest.as_path();
     match fs::symlink_metadata(dest) {
@@ -194,7 +207,7 @@ pub fn write_atomic_with(
         & 0o777;
 
     let mut attempt = 0;
-    let (mut file, mut temp) = loop {
+    let (file, mut temp) = loop {
         let path = temp_path(dest, attempt);
         match OpenOptions::new()
             .write(true)
@@ -212,7 +225,14 @@ pub fn write_atomic_with(
             Err(e) => return Err(err("cannot create temporary file", &path, e)),
         }
     };
-    write_all(&mut file, size, fill).map_err(|e| err("cannot write", &temp.path, e))?;
+    fill(&file)
+        .and_then(|()| match file.metadata()?.len() {
+            n if n == size => Ok(()),
+            n => Err(std::io::Error::other(format!(
+                "internal error: {n} bytes written, {size} expected"
+            ))),
+        })
+        .map_err(|e| err("cannot write", &temp.path, e))?;
     hold_for_tests();
     file.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| err("cannot chmod", &temp.path, e))?;
@@ -223,14 +243,14 @@ pub fn write_atomic_with(
 }
 
 fn write_all(
-    file: &mut File,
+    mut file: &File,
     size: u64,
     fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     // The filler gathers small pieces itself; large ones go straight to
     // the file.
     let mut counted = Counted {
-        inner: &mut *file,
+        inner: &mut file,
         n: 0,
     };
     fill(&mut counted)?;

@@ -8,14 +8,16 @@
 //! relocation section left empty and removed. Everything else is written
 //! from the input's bytes as they are. [`Layout::new`] decides where every
 //! section goes and what it holds, and refuses what it cannot write;
-//! [`Layout::check`] verifies, without writing, that nothing annotated is
-//! left; [`Layout::emit`] writes the file front to back.
+//! [`Layout::emit`] writes the file front to back and verifies as it goes
+//! that nothing annotated is left (to a sink, that is the self-check of a
+//! dry run).
 //!
 //! The layout is the one a linker makes: the ELF header, each section's
 //! contents in section order at its alignment, then the section header
 //! table. Existing string tables keep their bytes, the names they no longer
 //! need included; new names are appended to them.
 
+use std::fs::File;
 use std::io::{self, Write};
 
 use object::elf;
@@ -83,6 +85,9 @@ pub(crate) struct Layout<'a, 'data> {
     new_index: Vec<u32>,
     /// Per symbol: an index into `plan.symbols`, or [`GONE`].
     renamed: Vec<u32>,
+    /// The same as a bit set, small enough to stay in the cache while
+    /// the relocations are checked.
+    renamed_bits: Vec<u64>,
     /// Bytes appended to string tables.
     appended: Vec<Vec<u8>>,
     /// Per input section: the range of `plan.moves` that leave it.
@@ -528,6 +533,13 @@ impl<'a, 'data> Layout<'a, 'data> {
             put(&mut header, 50, 2, shstrndx_field, big);
         }
 
+        let mut renamed_bits = vec![0u64; renamed.len().div_ceil(64)];
+        for (i, r) in renamed.iter().enumerate() {
+            if let Some(w) = renamed_bits.get_mut(i / 64).filter(|_| *r != GONE) {
+                *w |= 1 << (i % 64);
+            }
+        }
+
         Ok(Layout {
             module,
             plan,
@@ -535,6 +547,7 @@ impl<'a, 'data> Layout<'a, 'data> {
             sections,
             new_index,
             renamed,
+            renamed_bits,
             appended,
             leaving,
             by_dest,
@@ -605,75 +618,37 @@ impl<'a, 'data> Layout<'a, 'data> {
             .filter_map(|i| self.plan.moves.get(*i as usize))
     }
 
-    /// The self-check, without writing: no symbol keeps an annotated
-    /// name, every moved relocation references a renamed symbol, and no
-    /// relocation left in an ordinary relocation section does. Its cost
-    /// is a look at each symbol and relocation.
-    pub(crate) fn check(&self) -> Result<(), Error> {
-        let fail = |what: String| {
-            Err(build_error(format!(
-                "internal error: the converted module fails validation: {what}"
-            )))
+    /// True if symbol `sym` is renamed.
+    #[inline]
+    fn is_renamed(&self, sym: u32) -> bool {
+        let sym = sym as usize;
+        self.renamed_bits
+            .get(sym / 64)
+            .is_some_and(|w| w & (1 << (sym % 64)) != 0)
+    }
+
+    /// The self-check of a relocation section written with the entries
+    /// of input section `index` that do not leave it: it keeps none
+    /// against a renamed symbol. The moves are distinct entries (Layout::new
+    /// checked their order) that reference renamed symbols (checked as
+    /// they are written): it keeps none if it has as many entries against
+    /// renamed symbols as leave it.
+    fn check_kept(&self, index: usize) -> io::Result<()> {
+        let Some(section) = self.module.section(index) else {
+            return Ok(());
         };
-        // Renamed symbols as a bit set: small enough to stay in the cache
-        // while every relocation is looked at.
-        let mut renamed = vec![0u64; self.renamed.len().div_ceil(64)];
-        for (i, r) in self.renamed.iter().enumerate() {
-            if *r != GONE {
-                if let Some(w) = renamed.get_mut(i / 64) {
-                    *w |= 1 << (i % 64);
-                }
-            }
+        if !section.is_reloc() || section.link as usize != self.module.symtab {
+            return Ok(());
         }
-        let is_renamed = |sym: u32| {
-            let sym = sym as usize;
-            renamed
-                .get(sym / 64)
-                .is_some_and(|w| w & (1 << (sym % 64)) != 0)
-        };
-        for (i, sym) in self.module.symbols.iter().enumerate() {
-            if !is_renamed(i as u32) && names::is_annotation(sym.name) {
-                return fail(format!("symbol {} is left annotated", sym.display_name()));
-            }
-        }
-        for change in &self.plan.symbols {
-            let name = self.plan.new_name(change);
-            if names::is_annotation(name.as_bytes()) || name.is_empty() {
-                return fail(format!("the new name {name:?} is empty or an annotation"));
-            }
-        }
-        for m in &self.plan.moves {
-            let sym = self
-                .module
-                .section(m.from as usize)
-                .and_then(|s| s.relocs.sym(m.entry as usize));
-            if !sym.is_some_and(is_renamed) {
-                return fail("a moved relocation references a symbol that is not renamed".into());
-            }
-        }
-        // The moves are distinct entries (Layout::new checked their order)
-        // that reference renamed symbols: a section keeps none if it has
-        // as many entries against renamed symbols as leave it.
-        for s in &self.sections {
-            let (Content::Kept(index) | Content::Input(index)) = s.content else {
-                continue;
-            };
-            let Some(section) = self.module.section(index) else {
-                continue;
-            };
-            if !section.is_reloc() || section.link as usize != self.module.symtab {
-                continue;
-            }
-            let mut against_renamed = 0usize;
-            section
-                .relocs
-                .for_each_sym(|_, sym| against_renamed += usize::from(is_renamed(sym)));
-            if against_renamed != self.leaving(index).len() {
-                return fail(format!(
-                    "section {} keeps a relocation against a renamed symbol",
-                    section.display_name()
-                ));
-            }
+        let mut against_renamed = 0usize;
+        section
+            .relocs
+            .for_each_sym(|_, sym| against_renamed += usize::from(self.is_renamed(sym)));
+        if against_renamed != self.leaving(index).len() {
+            return Err(invalid(format!(
+                "section {} keeps a relocation against a renamed symbol",
+                section.display_name()
+            )));
         }
         Ok(())
     }
@@ -745,15 +720,30 @@ impl<'a, 'data> Layout<'a, 'data> {
         w.put(data.get(from..).unwrap_or_default())
     }
 
-    /// Write the output to `w`, front to back.
+    /// Write the output to `w`, front to back. The self-check runs as it
+    /// goes: no symbol keeps an annotated name, every moved relocation
+    /// references a renamed symbol, and no relocation left in an
+    /// ordinary relocation section does; a failure is an error [`invalid`]
+    /// makes, and the output is not to be used.
     pub(crate) fn emit(&self, w: &mut dyn Write) -> io::Result<()> {
-        let w = &mut Sink {
-            w,
-            buf: Vec::with_capacity(SINK),
-            n: 0,
-        };
-        w.put(&self.header)?;
-        for s in self.sections.iter().skip(1) {
+        let mut sink = Sink::new(w, 0);
+        self.emit_part(&mut sink, 1, self.sections.len())?;
+        sink.flush()
+    }
+
+    /// [`Layout::emit`] to `file`, new and empty.
+    pub(crate) fn emit_file(&self, file: &File) -> io::Result<()> {
+        let mut w = file;
+        self.emit(&mut w)
+    }
+
+    /// Write sections `from..to` (the ELF header before section 1, the
+    /// section header table after the last), each at its offset.
+    fn emit_part(&self, w: &mut Sink<'_>, from: usize, to: usize) -> io::Result<()> {
+        if from <= 1 {
+            w.put(&self.header)?;
+        }
+        for s in self.sections.get(from..to).unwrap_or_default() {
             if matches!(s.content, Content::Empty) {
                 continue;
             }
@@ -767,6 +757,9 @@ impl<'a, 'data> Layout<'a, 'data> {
                     s.size
                 )));
             }
+        }
+        if to < self.sections.len() {
+            return Ok(());
         }
         w.pad(self.shoff)?;
         let big = self.module.big_endian;
@@ -792,7 +785,7 @@ impl<'a, 'data> Layout<'a, 'data> {
             }
             w.put(h)?;
         }
-        w.flush()
+        Ok(())
     }
 
     /// Write one section's contents.
@@ -805,7 +798,10 @@ impl<'a, 'data> Layout<'a, 'data> {
         };
         match &s.content {
             Content::Empty => {}
-            Content::Input(index) => self.emit_input(w, *index, data(*index))?,
+            Content::Input(index) => {
+                self.emit_input(w, *index, data(*index))?;
+                self.check_kept(*index)?;
+            }
             Content::Owned(bytes) => w.put(bytes)?,
             Content::Strings(index, k) => {
                 w.put(data(*index))?;
@@ -836,8 +832,25 @@ impl<'a, 'data> Layout<'a, 'data> {
                     let (info_at, shndx_at) = if self.module.is_64 { (4, 6) } else { (12, 14) };
                     let r = self.renamed.get(i).copied().unwrap_or(GONE);
                     let len = match self.plan.symbols.get(r as usize) {
-                        Some(change) => self.plan.new_name(change).len(),
-                        None => self.module.symbols.get(i).map_or(0, |s| s.name.len()),
+                        Some(change) => {
+                            let name = self.plan.new_name(change);
+                            if names::is_annotation(name.as_bytes()) || name.is_empty() {
+                                return Err(invalid(format!(
+                                    "the new name {name:?} is empty or an annotation"
+                                )));
+                            }
+                            name.len()
+                        }
+                        None => {
+                            let name = self.module.symbols.get(i).map_or(&[][..], |s| s.name);
+                            if names::is_annotation(name) {
+                                return Err(invalid(format!(
+                                    "symbol {} is left annotated",
+                                    crate::error::escape_bytes(name)
+                                )));
+                            }
+                            name.len()
+                        }
                     };
                     let name = if len == 0 { 0 } else { next_name };
                     if len > 0 {
@@ -914,6 +927,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                 }
                 let len = self.module.section(*index).map_or(0, |s| s.relocs.len());
                 w.put(bytes.get(from * size..len * size).unwrap_or_default())?;
+                self.check_kept(*index)?;
             }
             Content::Klp(existing, dest) => {
                 if let Some(index) = existing {
@@ -921,17 +935,28 @@ impl<'a, 'data> Layout<'a, 'data> {
                 }
                 // Moves come by source section: its entries are looked up
                 // once per run of moves from it.
-                let mut from: Option<(u32, &[u8])> = None;
+                let mut from: Option<(u32, &[u8], &crate::elf::Relocs<'_>)> = None;
                 let size = self.rela_size;
                 for m in self.arriving(*dest) {
-                    let table = match from {
-                        Some((index, table)) if index == m.from => table,
+                    let (table, relocs) = match from {
+                        Some((index, table, relocs)) if index == m.from => (table, relocs),
                         _ => {
-                            let table = data(m.from as usize);
-                            from = Some((m.from, table));
-                            table
+                            let Some(section) = self.module.section(m.from as usize) else {
+                                continue;
+                            };
+                            let table = section.data.unwrap_or_default();
+                            from = Some((m.from, table, &section.relocs));
+                            (table, &section.relocs)
                         }
                     };
+                    if !relocs
+                        .sym(m.entry as usize)
+                        .is_some_and(|s| self.is_renamed(s))
+                    {
+                        return Err(invalid(
+                            "a moved relocation references a symbol that is not renamed".into(),
+                        ));
+                    }
                     let at = m.entry as usize * size;
                     let entry = table.get(at..at + size).unwrap_or_default();
                     match self.rewrite_of(m) {
@@ -973,6 +998,32 @@ const SHDR32: [(usize, usize); 10] = [
     (36, 4),
 ];
 
+/// The self-check found the output wrong: the message, in an io::Error
+/// so that the writer can stop with it.
+#[derive(Debug)]
+pub(crate) struct Invalid(pub(crate) String);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+fn invalid(what: String) -> io::Error {
+    io::Error::other(Invalid(format!(
+        "internal error: the converted module fails validation: {what}"
+    )))
+}
+
+/// The self-check's message, if `e` is its failure.
+pub(crate) fn invalid_message(e: &io::Error) -> Option<&str> {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<Invalid>())
+        .map(|i| i.0.as_str())
+}
+
 /// What [`Sink`] gathers before it writes.
 const SINK: usize = 256 << 10;
 
@@ -986,7 +1037,16 @@ struct Sink<'w> {
     n: u64,
 }
 
-impl Sink<'_> {
+impl<'w> Sink<'w> {
+    /// A sink writing to `w` from offset `n` of the output.
+    fn new(w: &'w mut dyn Write, n: u64) -> Self {
+        Sink {
+            w,
+            buf: Vec::with_capacity(SINK),
+            n,
+        }
+    }
+
     /// Add `bytes`: most pieces are a symbol or a relocation entry, which
     /// go to the buffer inline.
     #[inline]
@@ -1081,6 +1141,39 @@ impl Sink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::convert::{layout, plan};
+    use crate::elf::Module;
+    use crate::testutil::object;
+
+    const ANN: &str = ".klp.sym.rela.vmlinux.vmlinux.x,0";
+
+    /// A livepatch module with `n` relocations at .text, every other one
+    /// against an annotated symbol.
+    fn module(n: u64) -> Vec<u8> {
+        let relocs: Vec<_> = (0..n)
+            .map(|i| (i % 4 * 8, if i % 2 == 0 { ANN } else { "plain" }, 1, 0))
+            .collect();
+        object(b"livepatch=Y\0", &[ANN, "plain"], &relocs)
+    }
+
+    /// A plan that leaves a relocation against a renamed symbol behind
+    /// fails the check the writer makes, whichever way it writes.
+    #[test]
+    fn a_wrong_plan_fails_the_check() {
+        let data = module(8);
+        let m = Module::parse(&data).unwrap();
+        let mut p = plan(&m);
+        assert_eq!(p.moves.len(), 4);
+        p.moves.pop();
+        let out = layout(&data, &m, &p).unwrap();
+        let e = out.check().unwrap_err().to_string();
+        assert!(
+            e.contains("fails validation: section .rela.text keeps a relocation against a renamed"),
+            "{e}"
+        );
+        let e = out.emit(&mut Vec::new()).unwrap_err();
+        assert!(crate::convert::is_invalid(&e), "{e}");
+    }
 
     /// Pieces come out in the order they were put, whichever path each
     /// takes: a large piece after a small one must not overtake it.
