@@ -253,6 +253,8 @@ struct Dests<'data> {
     by_key: Vec<Vec<u32>>,
     /// Existing livepatch relocation sections by name and target.
     existing: Option<HashMap<(&'data [u8], usize), usize>>,
+    /// Per destination made here: its object id and target section.
+    keys: Vec<(u32, usize)>,
 }
 
 impl<'data> Dests<'data> {
@@ -295,6 +297,12 @@ impl<'data> Dests<'data> {
             target: target.index,
             existing,
         });
+        self.record(module, obj, target.index, d);
+        d
+    }
+
+    /// Destination `d` is object `obj`'s for section `target`.
+    fn record(&mut self, module: &Module<'data>, obj: u32, target: usize, d: u32) {
         if self.by_key.len() <= obj as usize {
             self.by_key.resize(obj as usize + 1, Vec::new());
         }
@@ -302,11 +310,41 @@ impl<'data> Dests<'data> {
             if v.is_empty() {
                 *v = vec![NONE; module.sections.len()];
             }
-            if let Some(slot) = v.get_mut(target.index) {
+            if let Some(slot) = v.get_mut(target) {
                 *slot = d;
             }
         }
-        d
+        self.keys.push((obj, target));
+    }
+
+    /// Append `part`, planned with destinations of its own from the
+    /// sections after this plan's, to `plan`: the destinations both have
+    /// become one, the new ones come after this plan's, as if one plan
+    /// had seen all the sections in order.
+    fn join(&mut self, module: &Module<'data>, plan: &mut Plan, part: (Dests<'data>, Plan)) {
+        let (theirs, part) = part;
+        let mut map = Vec::with_capacity(part.dests.len());
+        for (dest, (obj, target)) in part.dests.into_iter().zip(theirs.keys) {
+            let known = self
+                .by_key
+                .get(obj as usize)
+                .and_then(|v| v.get(target))
+                .filter(|d| **d != NONE)
+                .copied();
+            map.push(known.unwrap_or_else(|| {
+                let d = plan.dests.len() as u32;
+                plan.dests.push(dest);
+                self.record(module, obj, target, d);
+                d
+            }));
+        }
+        plan.moves.reserve_exact(part.moves.len());
+        for m in part.moves {
+            let dest = map.get(m.dest as usize).copied().unwrap_or(m.dest);
+            plan.moves.push(Move { dest, ..m });
+        }
+        plan.rewrites.extend(part.rewrites);
+        plan.problems.extend(part.problems);
     }
 }
 
@@ -351,6 +389,17 @@ pub fn plan_with(
     resolve: &mut Resolve<'_>,
     extra: &[(usize, Request<'_>)],
 ) -> Plan {
+    plan_split(module, resolve, extra, crate::par::MIN_SPLIT)
+}
+
+/// [`plan_with`], with the relocation sections planned in two halves
+/// when each has `min_split` relocations or more.
+fn plan_split(
+    module: &Module<'_>,
+    resolve: &mut Resolve<'_>,
+    extra: &[(usize, Request<'_>)],
+    min_split: usize,
+) -> Plan {
     let mut plan = Plan::default();
     let mut annotations = Annotated {
         of: vec![NONE; module.symbols.len()],
@@ -377,6 +426,14 @@ pub fn plan_with(
     // Sized exactly: a module may have tens of thousands.
     annotations.list.reserve_exact(annotated.len());
     plan.symbols.reserve_exact(annotated.len());
+    // A new name is shorter than the annotation it replaces (a plain
+    // name given with `extra` may grow it).
+    let names: usize = annotated
+        .iter()
+        .filter_map(|(i, _)| module.symbols.get(*i))
+        .map(|s| s.name.len())
+        .sum();
+    plan.names.reserve_exact(names);
 
     // The annotated symbols themselves.
     for (index, sym, req) in annotated
@@ -483,8 +540,6 @@ pub fn plan_with(
         }
     }
 
-    let mut dests = Dests::default();
-    let mut scratch = Scratch::default();
     let klp_vmlinux = KlpSymbols::new(module, &klp);
     let ctx = Context {
         module,
@@ -493,7 +548,66 @@ pub fn plan_with(
         klp_vmlinux: &klp_vmlinux,
         arch,
     };
-    for section in &module.sections {
+    // The sections in two halves of about as many relocations each, the
+    // second planned on its own and joined to the first in order.
+    let total: usize = module.sections.iter().map(|s| s.relocs.len()).sum();
+    let mut split = module.sections.len();
+    if total / 2 >= min_split {
+        let mut seen = 0usize;
+        if let Some(i) = module.sections.iter().position(|s| {
+            seen += s.relocs.len();
+            seen >= total / 2
+        }) {
+            split = i + 1;
+        }
+    }
+    let (first, second) = module.sections.split_at(split.min(module.sections.len()));
+    let (mut dests, part) = crate::par::join(
+        !second.is_empty(),
+        || {
+            let mut dests = Dests::default();
+            plan_sections(&ctx, first, &mut dests, &mut plan);
+            dests
+        },
+        || {
+            let (mut dests, mut part) = (Dests::default(), Plan::default());
+            plan_sections(&ctx, second, &mut dests, &mut part);
+            (dests, part)
+        },
+    );
+    dests.join(module, &mut plan, part);
+
+    // Already converted symbols must be well formed.
+    for sym in klp.iter().filter_map(|i| module.symbols.get(*i)) {
+        if let Err(e) = names::parse_klp_symbol(sym.name) {
+            plan.problems.push(
+                Problem::error(format!("livepatch symbol with a malformed name: {e}"))
+                    .symbol(sym.display_name()),
+            );
+        } else if sym.shndx != SHN_LIVEPATCH {
+            plan.problems.push(
+                Problem::error(format!(
+                    "symbol has the livepatch prefix but st_shndx 0x{:x}, not SHN_LIVEPATCH",
+                    sym.shndx
+                ))
+                .symbol(sym.display_name()),
+            );
+        }
+    }
+
+    plan
+}
+
+/// Plan the relocations of `sections`, in order, into `plan`.
+fn plan_sections<'data>(
+    ctx: &Context<'_, 'data>,
+    sections: &[Section<'data>],
+    dests: &mut Dests<'data>,
+    plan: &mut Plan,
+) {
+    let (module, annotations) = (ctx.module, ctx.annotations);
+    let mut scratch = Scratch::default();
+    for section in sections {
         if section.sh_type == oelf::SHT_CREL.0 && !annotations.is_empty() {
             plan.problems.push(
                 Problem::error(
@@ -522,28 +636,8 @@ pub fn plan_with(
             }
             continue;
         }
-        check_reloc_section(&ctx, section, &mut dests, &mut scratch, &mut plan);
+        check_reloc_section(ctx, section, dests, &mut scratch, plan);
     }
-
-    // Already converted symbols must be well formed.
-    for sym in klp.iter().filter_map(|i| module.symbols.get(*i)) {
-        if let Err(e) = names::parse_klp_symbol(sym.name) {
-            plan.problems.push(
-                Problem::error(format!("livepatch symbol with a malformed name: {e}"))
-                    .symbol(sym.display_name()),
-            );
-        } else if sym.shndx != SHN_LIVEPATCH {
-            plan.problems.push(
-                Problem::error(format!(
-                    "symbol has the livepatch prefix but st_shndx 0x{:x}, not SHN_LIVEPATCH",
-                    sym.shndx
-                ))
-                .symbol(sym.display_name()),
-            );
-        }
-    }
-
-    plan
 }
 
 /// The KIND_* bits of every symbol, but KIND_ANNOTATED.
@@ -923,7 +1017,7 @@ pub fn layout<'a, 'data>(
 }
 
 /// A conversion laid out by [`layout`].
-pub struct Output<'a, 'data>(Layout<'a, 'data>);
+pub struct Output<'a, 'data>(pub(crate) Layout<'a, 'data>);
 
 impl Output<'_, '_> {
     /// The size of the file in bytes.
@@ -945,7 +1039,8 @@ impl Output<'_, '_> {
         self.0.emit(w)
     }
 
-    /// [`Output::emit`] to a new, empty file.
+    /// [`Output::emit`] to a new, empty file: a large output in two parts
+    /// written side by side.
     pub fn emit_file(&self, file: &std::fs::File) -> std::io::Result<()> {
         self.0.emit_file(file)
     }
@@ -989,6 +1084,98 @@ pub fn max_output(input: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Relocation sections planned in two halves give the plan of one
+    /// pass: destinations shared by both halves (two relocation sections
+    /// for one .text), problems and moves in file order.
+    #[test]
+    fn halves_join_into_one_plan() {
+        use object::build::elf::{Builder, Relocation, SectionData};
+        const VM: &str = ".klp.sym.rela.vmlinux.vmlinux.a,0";
+        const MOD: &str = ".klp.sym.rela.m.m.b,1";
+        const LP: &str = ".klp.sym.vmlinux.c,0";
+        let mut b = Builder::new(object::Endianness::Little, true);
+        b.header.e_type = oelf::ET_REL;
+        b.header.e_machine = oelf::EM_X86_64;
+        let mut texts = Vec::new();
+        for name in [".text", ".text.x", ".data"] {
+            let t = b.sections.add();
+            t.name = name.as_bytes().to_vec().into();
+            t.sh_type = oelf::SHT_PROGBITS;
+            t.sh_flags = oelf::SectionFlags(oelf::SHF_ALLOC.0 | oelf::SHF_WRITE.0);
+            t.sh_addralign = 8;
+            t.data = SectionData::Data(vec![0u8; 4096].into());
+            texts.push(t.id());
+        }
+        let info = b.sections.add();
+        info.name = b".modinfo".to_vec().into();
+        info.sh_type = oelf::SHT_PROGBITS;
+        info.sh_flags = oelf::SHF_ALLOC;
+        info.sh_addralign = 1;
+        info.data = SectionData::Data(b"livepatch=Y\0".to_vec().into());
+        let symtab = b.sections.add();
+        symtab.name = b".symtab".to_vec().into();
+        symtab.sh_type = oelf::SHT_SYMTAB;
+        symtab.data = SectionData::Symbol;
+        let symtab = symtab.id();
+        for (name, kind) in [
+            (&b".strtab"[..], SectionData::String),
+            (&b".shstrtab"[..], SectionData::SectionString),
+        ] {
+            let t = b.sections.add();
+            t.name = name.to_vec().into();
+            t.sh_type = oelf::SHT_STRTAB;
+            t.data = kind;
+        }
+        let mut syms = Vec::new();
+        for name in [VM, MOD, LP, "plain"] {
+            let s = b.symbols.add();
+            s.name = name.as_bytes().to_vec().into();
+            s.set_st_info(oelf::STB_GLOBAL, oelf::STT_NOTYPE);
+            if name == LP {
+                s.st_shndx = oelf::SymbolSection(SHN_LIVEPATCH);
+            }
+            syms.push(s.id());
+        }
+        // .text, .text.x, .text again, .data: 4 sections of 3000
+        // entries; the third sees .text's destinations again and has a
+        // relocation against a livepatch symbol.
+        for (k, target) in [0, 1, 0, 2].into_iter().enumerate() {
+            let entries = (0..3000u64)
+                .map(|i| Relocation {
+                    r_offset: i % 512 * 8,
+                    symbol: Some(if k == 2 && i == 7 {
+                        syms[2]
+                    } else {
+                        [syms[0], syms[1], syms[3]][((i + k as u64) % 3) as usize]
+                    }),
+                    r_type: oelf::R_X86_64_64,
+                    r_addend: 0,
+                })
+                .collect();
+            let rela = b.sections.add();
+            rela.name = format!(".rela{k}").into_bytes().into();
+            rela.sh_type = oelf::SHT_RELA;
+            rela.sh_flags = oelf::SHF_INFO_LINK;
+            rela.sh_link_section = Some(symtab);
+            rela.sh_info_section = Some(texts[target]);
+            rela.sh_addralign = 8;
+            rela.sh_entsize = 24;
+            rela.data = SectionData::Relocation(entries);
+        }
+        let mut data = Vec::new();
+        b.write(&mut data).unwrap();
+        let module = Module::parse(&data).unwrap();
+        let whole = plan_split(&module, &mut resolve_without_map, &[], usize::MAX);
+        let halves = plan_split(&module, &mut resolve_without_map, &[], 1);
+        assert!(whole.moves.len() > 6000, "{}", whole.moves.len());
+        assert_eq!(whole.dests.len(), 6, "{:?}", whole.dests);
+        assert!(!whole.problems.is_empty());
+        assert_eq!(halves.moves, whole.moves);
+        assert_eq!(halves.dests, whole.dests);
+        assert_eq!(halves.rewrites, whole.rewrites);
+        assert_eq!(messages(&halves), messages(&whole));
+    }
 
     #[test]
     fn early_and_read_only_sections() {

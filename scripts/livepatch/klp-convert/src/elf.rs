@@ -479,9 +479,95 @@ where
     })
 }
 
+/// Fills `out` with the symbols `raw`, the first of which is symbol
+/// `first`, their names from `strtab`; the section of an SHN_XINDEX
+/// symbol is left to the caller.
+fn fill_symbols<'data, Elf>(
+    out: &mut [Symbol<'data>],
+    raw: &'data [Elf::Sym],
+    first: usize,
+    strtab: &'data [u8],
+    endian: Endianness,
+) -> Result<(), ReadError>
+where
+    Elf: FileHeader<Endian = Endianness>,
+{
+    for (index, (slot, sym)) in out.iter_mut().zip(raw).enumerate() {
+        let name_offset = sym.st_name(endian);
+        let name = strtab
+            .get(name_offset as usize..)
+            .and_then(|rest| std::ffi::CStr::from_bytes_until_nul(rest).ok())
+            .map(std::ffi::CStr::to_bytes)
+            .ok_or_else(|| {
+                ReadError::new(format!(
+                    "symbol {}: name offset 0x{name_offset:x} outside the string table",
+                    first + index
+                ))
+            })?;
+        let shndx = sym.st_shndx(endian);
+        *slot = Symbol {
+            name,
+            name_offset,
+            shndx: shndx.0,
+            section: shndx.index().and_then(|i| NonZeroU32::new(u32::from(i))),
+            bind: sym.st_bind().0,
+            st_type: sym.st_type().0,
+            other: sym.st_other().0,
+            value: sym.st_value(endian).into(),
+            size: sym.st_size(endian).into(),
+        };
+    }
+    Ok(())
+}
+
+/// The symbols `raw`, in two halves on two threads if each has
+/// `min_split` symbols or more; the section of an SHN_XINDEX symbol is
+/// left to the caller.
+fn read_symbols<'data, Elf>(
+    raw: &'data [Elf::Sym],
+    strtab: &'data [u8],
+    endian: Endianness,
+    min_split: usize,
+) -> Result<Vec<Symbol<'data>>, ReadError>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    Elf::Sym: Sync,
+{
+    let half = if raw.len() / 2 >= min_split.max(1) {
+        raw.len() / 2
+    } else {
+        raw.len()
+    };
+    let (first, second) = raw.split_at(half);
+    // Each half fills its own part of the table in place: no copy, and
+    // no second table at the peak.
+    let blank = Symbol {
+        name: &[],
+        name_offset: 0,
+        shndx: 0,
+        section: None,
+        bind: 0,
+        st_type: 0,
+        other: 0,
+        value: 0,
+        size: 0,
+    };
+    let mut symbols = vec![blank; raw.len()];
+    let (mine, theirs) = symbols.split_at_mut(half);
+    let (a, b) = crate::par::join(
+        !second.is_empty(),
+        || fill_symbols::<Elf>(mine, first, 0, strtab, endian),
+        || fill_symbols::<Elf>(theirs, second, half, strtab, endian),
+    );
+    a?;
+    b?;
+    Ok(symbols)
+}
+
 fn read_class<'data, Elf, R>(data: R, contents: Contents) -> Result<Module<'data>, ReadError>
 where
     Elf: FileHeader<Endian = Endianness>,
+    Elf::Sym: Sync,
     R: ReadRef<'data>,
 {
     let header = Elf::parse(data)?;
@@ -500,33 +586,15 @@ where
             .data(endian, data)
             .map_err(|_| ReadError::new("symbol string table: contents lie outside the file"))?
     };
-    let mut symbols = Vec::with_capacity(symtab.len());
-    for (index, sym) in symtab.enumerate() {
-        let name_offset = sym.st_name(endian);
-        let name = strtab
-            .get(name_offset as usize..)
-            .and_then(|rest| std::ffi::CStr::from_bytes_until_nul(rest).ok())
-            .map(std::ffi::CStr::to_bytes)
-            .ok_or_else(|| {
-                ReadError::new(format!(
-                    "symbol {}: name offset 0x{name_offset:x} outside the string table",
-                    index.0
-                ))
-            })?;
-        let section = symtab
-            .symbol_section(endian, sym, index)?
-            .and_then(|s| NonZeroU32::new(u32::try_from(s.0).unwrap_or(u32::MAX)));
-        symbols.push(Symbol {
-            name,
-            name_offset,
-            shndx: sym.st_shndx(endian).0,
-            section,
-            bind: sym.st_bind().0,
-            st_type: sym.st_type().0,
-            other: sym.st_other().0,
-            value: sym.st_value(endian).into(),
-            size: sym.st_size(endian).into(),
-        });
+    let raw = symtab.symbols();
+    let mut symbols = read_symbols::<Elf>(raw, strtab, endian, crate::par::MIN_SPLIT)?;
+    // The few SHN_XINDEX symbols.
+    for (index, (s, sym)) in symbols.iter_mut().zip(raw).enumerate() {
+        if s.shndx == elf::SHN_XINDEX.0 {
+            s.section = symtab
+                .symbol_section(endian, sym, object::SymbolIndex(index))?
+                .and_then(|s| NonZeroU32::new(u32::try_from(s.0).unwrap_or(u32::MAX)));
+        }
     }
 
     let symtab_index = symtab.section().0;
@@ -625,6 +693,40 @@ mod tests {
         assert_eq!(sym.bind, elf::STB_WEAK.0);
         assert_eq!(m.rela_entsize(), 24);
         assert!(m.symbol(1000).is_none());
+    }
+
+    /// The symbol table read in two halves is the table read whole, and a
+    /// bad name in the second half is reported with its own index.
+    #[test]
+    fn symbols_read_in_halves_are_read_whole() {
+        let names: Vec<String> = (0..9).map(|i| format!("sym_{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let data = object(b"livepatch=Y\0", &names, &[]);
+        let header = elf::FileHeader64::<Endianness>::parse(&*data).unwrap();
+        let endian = header.endian().unwrap();
+        let table = header.sections(endian, &*data).unwrap();
+        let symtab = table.symbols(endian, &*data, elf::SHT_SYMTAB).unwrap();
+        let strtab = table
+            .section(symtab.string_section())
+            .unwrap()
+            .data(endian, &*data)
+            .unwrap();
+        let raw = symtab.symbols();
+        assert!(raw.len() >= 10, "{}", raw.len());
+        let read = |raw, strtab, min| {
+            read_symbols::<elf::FileHeader64<Endianness>>(raw, strtab, endian, min)
+        };
+        let whole = read(raw, strtab, usize::MAX).unwrap();
+        let halves = read(raw, strtab, 1).unwrap();
+        assert_eq!(format!("{whole:?}"), format!("{halves:?}"));
+        assert!(whole.iter().any(|s| s.name == b"sym_8"));
+        let mut bad = raw.to_vec();
+        if let Some(last) = bad.last_mut() {
+            last.st_name = object::U32::new(endian, 0xffff);
+        }
+        let e = read(&bad, strtab, 1).unwrap_err().to_string();
+        let want = format!("symbol {}: name offset 0xffff outside", raw.len() - 1);
+        assert!(e.contains(&want), "{e}");
     }
 
     #[test]

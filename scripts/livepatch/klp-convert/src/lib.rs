@@ -32,6 +32,7 @@ pub mod module_relocs;
 pub mod names;
 pub mod objsyms;
 pub mod output;
+mod par;
 pub mod symmap;
 pub mod symmap_check;
 pub mod symmap_elf;

@@ -10,7 +10,8 @@
 //! section goes and what it holds, and refuses what it cannot write;
 //! [`Layout::emit`] writes the file front to back and verifies as it goes
 //! that nothing annotated is left (to a sink, that is the self-check of a
-//! dry run).
+//! dry run); [`Layout::emit_file`] writes a large output in two parts side
+//! by side.
 //!
 //! The layout is the one a linker makes: the ELF header, each section's
 //! contents in section order at its alignment, then the section header
@@ -19,6 +20,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 
 use object::elf;
 
@@ -731,10 +733,53 @@ impl<'a, 'data> Layout<'a, 'data> {
         sink.flush()
     }
 
-    /// [`Layout::emit`] to `file`, new and empty.
+    /// [`Layout::emit`] to `file`, new and empty: a large output in two
+    /// parts written side by side, the second at its offset.
     pub(crate) fn emit_file(&self, file: &File) -> io::Result<()> {
-        let mut w = file;
-        self.emit(&mut w)
+        self.emit_file_split(file, crate::par::MIN_SPLIT)
+    }
+
+    /// [`Layout::emit_file`], in two parts if each moves `min_split`
+    /// relocations or more.
+    fn emit_file_split(&self, file: &File, min_split: usize) -> io::Result<()> {
+        let Some((k, cut)) = self.split(min_split) else {
+            let mut w = file;
+            return self.emit(&mut w);
+        };
+        let (first, second) = crate::par::join(
+            true,
+            || {
+                let mut w = file;
+                let mut sink = Sink::new(&mut w, 0);
+                self.emit_part(&mut sink, 1, k)?;
+                sink.pad(cut)?;
+                sink.flush()
+            },
+            || {
+                let mut w = At { file, at: cut };
+                let mut sink = Sink::new(&mut w, cut);
+                self.emit_part(&mut sink, k, self.sections.len())?;
+                sink.flush()
+            },
+        );
+        first.and(second)
+    }
+
+    /// Where the output splits into two parts of about the same size: the
+    /// first section of the second part and its offset. None if there are
+    /// fewer than twice `min_split` moves.
+    fn split(&self, min_split: usize) -> Option<(usize, u64)> {
+        if self.plan.moves.len() / 2 < min_split.max(1) {
+            return None;
+        }
+        let half = self.size / 2;
+        self.sections
+            .iter()
+            .enumerate()
+            .skip(2)
+            .filter(|(_, s)| !matches!(s.content, Content::Empty))
+            .min_by_key(|(_, s)| s.offset.abs_diff(half))
+            .map(|(k, s)| (k, s.offset))
     }
 
     /// Write sections `from..to` (the ELF header before section 1, the
@@ -998,6 +1043,25 @@ const SHDR32: [(usize, usize); 10] = [
     (36, 4),
 ];
 
+/// A writer to a file at an offset of its own (pwrite), beside another
+/// writing the file's start.
+struct At<'f> {
+    file: &'f File,
+    at: u64,
+}
+
+impl Write for At<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The self-check found the output wrong: the message, in an io::Error
 /// so that the writer can stop with it.
 #[derive(Debug)]
@@ -1173,6 +1237,42 @@ mod tests {
         );
         let e = out.emit(&mut Vec::new()).unwrap_err();
         assert!(crate::convert::is_invalid(&e), "{e}");
+        assert!(out.0.split(1).is_some());
+        let (dir, path) = scratch("wrong");
+        let file = File::create(&path).unwrap();
+        let e = out.0.emit_file_split(&file, 1).unwrap_err();
+        assert!(crate::convert::is_invalid(&e), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(what: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("klp-convert-{what}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.ko");
+        (dir, path)
+    }
+
+    /// A large output written in two parts side by side is the output
+    /// written front to back.
+    #[test]
+    fn two_parts_make_the_same_file() {
+        let data = module(4000);
+        let m = Module::parse(&data).unwrap();
+        let p = plan(&m);
+        let out = layout(&data, &m, &p).unwrap();
+        assert!(out.0.split(1001).is_none());
+        let (k, cut) = out.0.split(1000).expect("a split");
+        assert!(k > 2 && cut > 0, "{k} {cut}");
+        let mut whole = Vec::new();
+        out.emit(&mut whole).unwrap();
+        let (dir, path) = scratch("parts");
+        let file = File::create(&path).unwrap();
+        out.0.emit_file_split(&file, 1000).unwrap();
+        drop(file);
+        let parts = std::fs::read(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(parts.len(), whole.len());
+        assert!(parts == whole, "the parts differ from the whole");
     }
 
     /// Pieces come out in the order they were put, whichever path each
