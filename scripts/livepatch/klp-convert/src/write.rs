@@ -765,21 +765,50 @@ impl<'a, 'data> Layout<'a, 'data> {
         first.and(second)
     }
 
-    /// Where the output splits into two parts of about the same size: the
+    /// Where the output splits into two parts of about the same work: the
     /// first section of the second part and its offset. None if there are
     /// fewer than twice `min_split` moves.
     fn split(&self, min_split: usize) -> Option<(usize, u64)> {
         if self.plan.moves.len() / 2 < min_split.max(1) {
             return None;
         }
-        let half = self.size / 2;
-        self.sections
-            .iter()
-            .enumerate()
-            .skip(2)
-            .filter(|(_, s)| !matches!(s.content, Content::Empty))
-            .min_by_key(|(_, s)| s.offset.abs_diff(half))
-            .map(|(k, s)| (k, s.offset))
+        let costs: Vec<u64> = self.sections.iter().map(|s| self.cost(s)).collect();
+        let half = costs.iter().sum::<u64>() / 2;
+        let mut before = 0u64;
+        let mut best: Option<(u64, usize, u64)> = None;
+        for (k, (s, cost)) in self.sections.iter().zip(&costs).enumerate() {
+            if k >= 2 && !matches!(s.content, Content::Empty) {
+                let off = before.abs_diff(half);
+                if best.is_none_or(|(b, _, _)| off < b) {
+                    best = Some((off, k, s.offset));
+                }
+            }
+            before += cost;
+        }
+        best.map(|(_, k, offset)| (k, offset))
+    }
+
+    /// About what writing `s` costs, in bytes copied: an entry written
+    /// one by one costs as much as copying a few hundred bytes, a moved
+    /// relocation (looked up in its source section, its symbol checked)
+    /// about twice as much as a symbol or an entry that stays (from the
+    /// instructions each part of the benchmark's modules takes).
+    fn cost(&self, s: &OutSection) -> u64 {
+        let symbols = self.module.symbols.len() as u64;
+        let entries = match s.content {
+            Content::SymbolNames | Content::Symtab(_) | Content::Shndx(_) => 2 * symbols,
+            Content::Kept(index) => {
+                let relocs = self
+                    .module
+                    .sections
+                    .get(index)
+                    .map_or(0, |i| i.relocs.len());
+                2 * relocs as u64
+            }
+            Content::Klp(..) => 5 * (s.size / s.entsize.max(1)),
+            Content::Empty | Content::Input(_) | Content::Strings(..) | Content::Owned(_) => 0,
+        };
+        s.size + 128 * entries
     }
 
     /// Write sections `from..to` (the ELF header before section 1, the
@@ -1252,8 +1281,8 @@ mod tests {
         (dir, path)
     }
 
-    /// A large output written in two parts side by side is the output
-    /// written front to back.
+    /// A large output written in two parts side by side, cut where each
+    /// takes about half the work, is the output written front to back.
     #[test]
     fn two_parts_make_the_same_file() {
         let data = module(4000);
@@ -1263,6 +1292,17 @@ mod tests {
         assert!(out.0.split(1001).is_none());
         let (k, cut) = out.0.split(1000).expect("a split");
         assert!(k > 2 && cut > 0, "{k} {cut}");
+        // The parts take about as much work each: they differ by less
+        // than the costliest section, which one of them must take.
+        let costs: Vec<u64> = out.0.sections.iter().map(|s| out.0.cost(s)).collect();
+        let (before, after) = costs.split_at(k);
+        let (before, after) = (before.iter().sum::<u64>(), after.iter().sum::<u64>());
+        let largest = costs.iter().copied().max().unwrap_or(0);
+        assert!(
+            before.abs_diff(after) <= largest,
+            "{before} {after} {largest}"
+        );
+        assert!(out.0.sections[k].offset == cut);
         let mut whole = Vec::new();
         out.emit(&mut whole).unwrap();
         let (dir, path) = scratch("parts");
