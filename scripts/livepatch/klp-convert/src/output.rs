@@ -170,9 +170,9 @@ pub fn write_atomic_with(
     size: u64,
     fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), WriteError> {
-    write_atomic_file(dest, perms_from, size, &mut |file| {
-        write_all(file, size, fill)
-    })
+    // The filler gathers small pieces itself; large ones go straight to
+    // the file.
+    write_atomic_file(dest, perms_from, size, &mut |mut file| fill(&mut file))
 }
 
 /// [`write_atomic_with`], `fill` given the new, empty file to write the
@@ -240,46 +240,6 @@ pub fn write_atomic_file(
     fs::rename(&temp.path, dest).map_err(|e| err("cannot rename into", dest, e))?;
     temp.keep = true;
     Ok(())
-}
-
-fn write_all(
-    mut file: &File,
-    size: u64,
-    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    // The filler gathers small pieces itself; large ones go straight to
-    // the file.
-    let mut counted = Counted {
-        inner: &mut file,
-        n: 0,
-    };
-    fill(&mut counted)?;
-    let n = counted.n;
-    file.flush()?;
-    if n != size {
-        return Err(std::io::Error::other(format!(
-            "internal error: {n} bytes written, {size} expected"
-        )));
-    }
-    Ok(())
-}
-
-/// A writer that counts what goes through it.
-struct Counted<'a> {
-    inner: &'a mut dyn Write,
-    n: u64,
-}
-
-impl Write for Counted<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        self.n += k as u64;
-        Ok(k)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// For the signal tests: wait `KLP_CONVERT_TEST_HOLD_TEMP_MS` (at most
@@ -486,6 +446,29 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A filler that writes fewer or more bytes than announced fails the
+    /// write: the destination keeps its contents, no temporary is left.
+    #[test]
+    fn wrong_size_replaces_nothing() {
+        let dir = scratch("size");
+        let dest = dir.join("out.ko");
+        fs::write(&dest, b"old").unwrap();
+        for announced in [2, 4] {
+            let e = write_atomic_with(&dest, &dest, announced, &mut |w| w.write_all(b"new"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("3 bytes written, {announced} expected")),
+                "{e}"
+            );
+            assert_eq!(fs::read(&dest).unwrap(), b"old");
+            assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        }
+        write_atomic_with(&dest, &dest, 3, &mut |w| w.write_all(b"new")).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
