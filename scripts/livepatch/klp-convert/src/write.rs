@@ -1009,29 +1009,36 @@ impl<'a, 'data> Layout<'a, 'data> {
                 }
                 // Moves come by source section: its entries are looked up
                 // once per run of moves from it.
-                let mut from: Option<(u32, &[u8], &crate::elf::Relocs<'_>)> = None;
+                let mut from: Option<&Section<'_>> = None;
                 let size = self.rela_size;
                 for m in self.arriving(*dest) {
-                    let (table, relocs) = match from {
-                        Some((index, table, relocs)) if index == m.from => (table, relocs),
+                    let section = match from {
+                        Some(section) if section.index == m.from as usize => section,
                         _ => {
-                            let Some(section) = self.module.section(m.from as usize) else {
-                                continue;
-                            };
-                            let table = section.data.unwrap_or_default();
-                            from = Some((m.from, table, &section.relocs));
-                            (table, &section.relocs)
+                            let section =
+                                self.module.section(m.from as usize).ok_or_else(|| {
+                                    invalid(format!(
+                                        "a move from section {}, which is missing",
+                                        m.from
+                                    ))
+                                })?;
+                            from = Some(section);
+                            section
                         }
                     };
-                    if !relocs
+                    let at = m.entry as usize * size;
+                    if !section
+                        .relocs
                         .sym(m.entry as usize)
                         .is_some_and(|s| self.is_renamed(s))
                     {
-                        return Err(invalid(
-                            "a moved relocation references a symbol that is not renamed".into(),
-                        ));
+                        return Err(invalid(format!(
+                            "the relocation at offset 0x{at:x} of section {}, moved, references \
+                             a symbol that is not renamed",
+                            section.display_name()
+                        )));
                     }
-                    let at = m.entry as usize * size;
+                    let table = section.data.unwrap_or_default();
                     let entry = table.get(at..at + size).unwrap_or_default();
                     match self.rewrite_of(m) {
                         Some(r) => w.put(&self.retyped(entry, r.rewrite.r_type))?,
@@ -1272,6 +1279,26 @@ mod tests {
         let e = out.0.emit_file_split(&file, 1).unwrap_err();
         assert!(crate::convert::is_invalid(&e), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A plan that moves a relocation against a symbol it does not rename
+    /// (in place of one it does, so that the counts still agree) fails
+    /// the check, naming the section and the entry's offset.
+    #[test]
+    fn a_wrong_move_fails_the_check() {
+        let data = module(8);
+        let m = Module::parse(&data).unwrap();
+        let mut p = plan(&m);
+        assert_eq!(p.moves.first().map(|m| m.entry), Some(0));
+        if let Some(first) = p.moves.first_mut() {
+            first.entry = 1;
+        }
+        let out = layout(&data, &m, &p).unwrap();
+        let e = out.check().unwrap_err().to_string();
+        assert!(
+            e.contains("the relocation at offset 0x18 of section .rela.text, moved, references"),
+            "{e}"
+        );
     }
 
     fn scratch(what: &str) -> (std::path::PathBuf, std::path::PathBuf) {
