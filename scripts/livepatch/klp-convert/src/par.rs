@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! A second thread for the steps of a large conversion that split in two
-//! (the symbol table, the relocation sections) or run side by side (the
-//! self-check and the writer).
+//! A second thread for the steps of a large conversion that split in two:
+//! reading the symbol table, planning the relocation sections, writing
+//! the output.
 //!
 //! A step runs on a second thread only when it is large enough to pay
 //! for one and the process may use a second processor; otherwise, or if
@@ -27,7 +27,7 @@ pub(crate) fn parallel() -> bool {
 
 /// A step started by [`spawn`]: on its own thread, or waiting for
 /// [`Task::join`] to run it.
-pub(crate) enum Task<'scope, T, F> {
+enum Task<'scope, T, F> {
     Running(ScopedJoinHandle<'scope, Option<T>>, Step<F>),
     Waiting(Step<F>),
 }
@@ -41,7 +41,7 @@ fn take<F>(step: &Step<F>) -> Option<F> {
 
 /// Start `f` on a thread of scope `s` if `threaded`; otherwise, or if no
 /// thread can be started, [`Task::join`] runs it.
-pub(crate) fn spawn<'scope, 'env, T, F>(
+fn spawn<'scope, 'env, T, F>(
     s: &'scope Scope<'scope, 'env>,
     threaded: bool,
     f: F,
@@ -64,7 +64,7 @@ where
 
 impl<T, F: FnOnce() -> T> Task<'_, T, F> {
     /// The step's result, once it has run.
-    pub(crate) fn join(self) -> T {
+    fn join(self) -> T {
         let step = match self {
             Task::Running(h, step) => match h.join() {
                 Ok(Some(t)) => return t,
