@@ -1149,7 +1149,7 @@ impl<'w> Sink<'w> {
 
     /// Add `bytes`: most pieces are a symbol or a relocation entry, which
     /// go to the buffer inline.
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         if bytes.len() < 64 && self.buf.len() + bytes.len() <= SINK {
             self.n += bytes.len() as u64;
@@ -1161,7 +1161,7 @@ impl<'w> Sink<'w> {
 
     /// [`Sink::put`] for a piece whose size is known at compile time (an
     /// ELF64 symbol or RELA entry): copied without a call.
-    #[inline]
+    #[inline(always)]
     fn put_fixed<const N: usize>(&mut self, bytes: &[u8; N]) -> io::Result<()> {
         if self.buf.len() + N <= SINK {
             self.n += N as u64;
@@ -1172,7 +1172,7 @@ impl<'w> Sink<'w> {
     }
 
     /// A name and its NUL.
-    #[inline]
+    #[inline(always)]
     fn put_name(&mut self, name: &[u8]) -> io::Result<()> {
         if name.len() < 512 && self.buf.len() + name.len() < SINK {
             self.n += name.len() as u64 + 1;
@@ -1185,7 +1185,7 @@ impl<'w> Sink<'w> {
     }
 
     /// A relocation entry or a symbol: the ELF64 sizes without a call.
-    #[inline]
+    #[inline(always)]
     fn put_entry(&mut self, bytes: &[u8]) -> io::Result<()> {
         match <&[u8; 24]>::try_from(bytes) {
             Ok(e) => self.put_fixed(e),
@@ -1193,6 +1193,10 @@ impl<'w> Sink<'w> {
         }
     }
 
+    /// [`Sink::put`] for what does not go to the buffer inline: out of
+    /// line, so that the callers' loops stay small.
+    #[cold]
+    #[inline(never)]
     fn put_any(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.n += bytes.len() as u64;
         // What is gathered goes out first, whenever a piece bypasses
