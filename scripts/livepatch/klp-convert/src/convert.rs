@@ -64,13 +64,17 @@ const EARLY_PREFIXES: &[&str] = &[".orc_unwind", ".init"];
 /// write-protected failed on some architectures.
 const RO_PREFIXES: &[&str] = &[".rodata", ".data..ro_after_init", ".data.rel.ro"];
 
-fn matches_early(name: &str) -> bool {
-    EARLY_SECTIONS.contains(&name) || EARLY_PREFIXES.iter().any(|p| name.starts_with(p))
+fn matches_early(name: &[u8]) -> bool {
+    EARLY_SECTIONS.iter().any(|s| s.as_bytes() == name)
+        || EARLY_PREFIXES
+            .iter()
+            .any(|p| name.starts_with(p.as_bytes()))
 }
 
 fn is_read_only(section: &Section<'_>) -> bool {
-    let name = String::from_utf8_lossy(section.name);
-    RO_PREFIXES.iter().any(|p| name.starts_with(p))
+    RO_PREFIXES
+        .iter()
+        .any(|p| section.name.starts_with(p.as_bytes()))
         || section.flags & (oelf::SHF_WRITE.0 | oelf::SHF_EXECINSTR.0) == 0
 }
 
@@ -863,10 +867,8 @@ fn check_reloc_section<'data>(
             continue;
         };
         let (early, read_only, target_name_error) = facts.get_or_insert_with(|| {
-            let early = matches_early(&String::from_utf8_lossy(target.name));
-            let error =
-                names::parse_klp_rela(&names::klp_rela_name(names::VMLINUX, target.name)).err();
-            (early, is_read_only(target), error)
+            let error = names::klp_rela_section_error(target.name);
+            (matches_early(target.name), is_read_only(target), error)
         });
         // Decoded for messages only.
         let target_name = || target.display_name();
@@ -1179,12 +1181,12 @@ mod tests {
 
     #[test]
     fn early_and_read_only_sections() {
-        assert!(matches_early("__jump_table"));
-        assert!(matches_early(".init.text"));
-        assert!(matches_early(".orc_unwind_ip"));
-        assert!(matches_early("__patchable_function_entries"));
-        assert!(!matches_early(".text"));
-        assert!(!matches_early(".data"));
+        assert!(matches_early(b"__jump_table"));
+        assert!(matches_early(b".init.text"));
+        assert!(matches_early(b".orc_unwind_ip"));
+        assert!(matches_early(b"__patchable_function_entries"));
+        assert!(!matches_early(b".text"));
+        assert!(!matches_early(b".data"));
     }
 
     use crate::testutil::object;

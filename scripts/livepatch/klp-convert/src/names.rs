@@ -529,6 +529,19 @@ pub fn parse_klp_rela(name: &[u8]) -> Result<(String, String), NameError> {
     Ok((obj.to_string(), section.to_string()))
 }
 
+/// What [`parse_klp_rela`] finds wrong with `.klp.rela.<obj>.<section>`
+/// for a valid `obj`, found without making the name: only `section` can
+/// be wrong.
+pub fn klp_rela_section_error(section: &[u8]) -> Option<NameError> {
+    if std::str::from_utf8(section).is_err() {
+        Some(NameError::NotUtf8)
+    } else if section.is_empty() {
+        Some(NameError::EmptySection)
+    } else {
+        None
+    }
+}
+
 /// The name of the livepatch relocation section for `obj` and `section`.
 pub fn klp_rela_name(obj: &str, section: &[u8]) -> Vec<u8> {
     let mut name = Vec::with_capacity(RELA_PREFIX.len() + obj.len() + 1 + section.len());
@@ -798,6 +811,17 @@ mod tests {
         // but the first (an empty object); with ',' none.
         let valid = [4, 2, 2, 0, 3, 2];
         assert_eq!(fast, 1000 * valid.iter().sum::<usize>());
+    }
+
+    #[test]
+    fn section_errors_as_the_whole_name_has_them() {
+        for section in [&b".text"[..], b"", b".text.\xff", b"\xc3", b".a.b,c"] {
+            assert_eq!(
+                klp_rela_section_error(section),
+                parse_klp_rela(&klp_rela_name(VMLINUX, section)).err(),
+                "{section:?}"
+            );
+        }
     }
 
     #[test]
