@@ -36,43 +36,46 @@ const SHN_LORESERVE: usize = 0xff00;
 /// SHN_XINDEX.
 const SHN_XINDEX: u16 = 0xffff;
 
-/// Where an output section's contents come from.
-#[derive(Debug)]
+/// Where an output section's contents come from. Indices are u32, as
+/// ELF counts sections: a module has tens of thousands of sections, and
+/// the layout holds one of these for each.
+#[derive(Debug, Clone, Copy)]
 enum Content {
     /// None (SHT_NULL, SHT_NOBITS).
     Empty,
-    /// The input section's bytes, unchanged.
-    Input(usize),
-    /// A string table: the input's bytes, then `appended[i]`.
-    Strings(usize, usize),
+    /// Input section `.0`'s bytes, unchanged.
+    Input(u32),
+    /// A string table: input section `.0`'s bytes, then `appended[.1]`.
+    Strings(u32, u32),
     /// The symbol string table, written anew.
     SymbolNames,
     /// The symbol table, renamed and renumbered entries patched.
-    Symtab(usize),
+    Symtab(u32),
     /// The SHT_SYMTAB_SHNDX section, renumbered.
-    Shndx(usize),
+    Shndx(u32),
     /// A relocation section without the entries that move.
-    Kept(usize),
-    /// A `.klp.rela.` section: an existing one's entries (if any), then
-    /// the entries moved to destination `dest`.
-    Klp(Option<usize>, usize),
-    /// Made here (a section group, renumbered).
-    Owned(Vec<u8>),
+    Kept(u32),
+    /// A `.klp.rela.` section: an existing one's entries (input section
+    /// `.0`, [`GONE`] for none), then the entries moved to destination
+    /// `.1`.
+    Klp(u32, u32),
+    /// Made here: `owned[.0]` (a section group, renumbered).
+    Owned(u32),
 }
 
-/// One section of the output.
+/// One section of the output: 48 bytes.
 #[derive(Debug)]
 struct OutSection {
+    /// The input section whose sh_flags, sh_addr, sh_addralign and
+    /// sh_entsize it keeps; [`GONE`] for a new livepatch relocation
+    /// section, 0 for the null section.
+    from: u32,
     name: u32,
     sh_type: u32,
-    flags: u64,
-    addr: u64,
-    offset: u64,
-    size: u64,
     link: u32,
     info: u32,
-    addralign: u64,
-    entsize: u64,
+    offset: u64,
+    size: u64,
     content: Content,
 }
 
@@ -92,6 +95,8 @@ pub(crate) struct Layout<'a, 'data> {
     renamed_bits: Vec<u64>,
     /// Bytes appended to string tables.
     appended: Vec<Vec<u8>>,
+    /// Contents made here ([`Content::Owned`]).
+    owned: Vec<Vec<u8>>,
     /// Per input section: the range of `plan.moves` that leave it.
     leaving: Vec<(u32, u32)>,
     /// `plan.moves` indices grouped by destination, in plan order, and
@@ -359,11 +364,15 @@ impl<'a, 'data> Layout<'a, 'data> {
 
         // The sections, in order, then the new ones.
         let mut sections = Vec::with_capacity(count as usize + dest_names.len());
+        let mut owned = Vec::new();
         for s in &module.sections {
             if new_index.get(s.index) == Some(&GONE) {
                 continue;
             }
             let what = || format!("section {}", s.display_name());
+            // Below e_shnum, which ELF stores in 32 bits at most.
+            let index = u32::try_from(s.index)
+                .map_err(|_| build_error(format!("{} has too high an index", what())))?;
             let link = renumber(&what, s.link)?;
             let info_is_index = s.is_reloc() || s.flags & elf::SHF_INFO_LINK.0 != 0;
             let info = if info_is_index {
@@ -380,14 +389,14 @@ impl<'a, 'data> Layout<'a, 'data> {
                 Content::SymbolNames
             } else if let Some(k) = tables.iter().position(|t| *t == s.index) {
                 size += appended.get(k).map_or(0, |a| a.len() as u64);
-                Content::Strings(s.index, k)
+                Content::Strings(index, k as u32)
             } else if s.index == module.symtab {
-                Content::Symtab(s.index)
+                Content::Symtab(index)
             } else if s.index == module.symtab_shndx && module.symtab_shndx != 0 {
-                Content::Shndx(s.index)
+                Content::Shndx(index)
             } else if end > start {
                 size = ((s.relocs.len() - (end - start) as usize) * rela_size) as u64;
-                Content::Kept(s.index)
+                Content::Kept(index)
             } else if let Some(d) = extends
                 .get(s.index)
                 .filter(|d| **d != GONE)
@@ -402,28 +411,25 @@ impl<'a, 'data> Layout<'a, 'data> {
                     )));
                 }
                 size += moved as u64 * rela_size as u64;
-                Content::Klp(Some(s.index), d)
+                Content::Klp(index, d as u32)
             } else if s.sh_type == elf::SHT_GROUP.0 {
-                Content::Owned(Self::group(module, s, &new_index)?)
+                let bytes = Self::group(module, s, &new_index)?;
+                size = bytes.len() as u64;
+                owned.push(bytes);
+                Content::Owned(owned.len() as u32 - 1)
             } else if s.sh_type == elf::SHT_NOBITS.0 {
                 Content::Empty
             } else {
-                Content::Input(s.index)
+                Content::Input(index)
             };
-            if let Content::Owned(bytes) = &content {
-                size = bytes.len() as u64;
-            }
             sections.push(OutSection {
+                from: index,
                 name: s.name_offset,
                 sh_type: s.sh_type,
-                flags: s.flags,
-                addr: s.addr,
-                offset: 0,
-                size,
                 link,
                 info,
-                addralign: s.addralign.max(1),
-                entsize: s.entsize,
+                offset: 0,
+                size,
                 content,
             });
         }
@@ -440,24 +446,21 @@ impl<'a, 'data> Layout<'a, 'data> {
                 dest.target as u32,
             )?;
             sections.push(OutSection {
+                from: GONE,
                 name: names.next().unwrap_or(0),
                 sh_type: elf::SHT_RELA.0,
-                flags: elf::SHF_ALLOC.0 | elf::SHF_INFO_LINK.0 | SHF_RELA_LIVEPATCH,
-                addr: 0,
-                offset: 0,
-                size: moved as u64 * rela_size as u64,
                 link: symtab_new,
                 info: target,
-                addralign: module.addr_size(),
-                entsize: module.rela_entsize(),
-                content: Content::Klp(None, d),
+                offset: 0,
+                size: moved as u64 * rela_size as u64,
+                content: Content::Klp(GONE, d as u32),
             });
         }
 
         // File offsets.
         let mut at = ehdr_size as u64;
         for s in sections.iter_mut().skip(1) {
-            let offset = align_up(at, s.addralign)
+            let offset = align_up(at, Self::header(module, s).2)
                 .ok_or_else(|| build_error("file offsets overflow".into()))?;
             s.offset = offset;
             if !matches!(s.content, Content::Empty) {
@@ -496,10 +499,9 @@ impl<'a, 'data> Layout<'a, 'data> {
         );
         if let Some(s0) = sections.first_mut() {
             *s0 = OutSection {
+                from: 0,
                 name: 0,
                 sh_type: 0,
-                flags: 0,
-                addr: 0,
                 offset: 0,
                 size: if shnum >= SHN_LORESERVE {
                     shnum as u64
@@ -512,8 +514,6 @@ impl<'a, 'data> Layout<'a, 'data> {
                     0
                 },
                 info: 0,
-                addralign: 0,
-                entsize: 0,
                 content: Content::Empty,
             };
         }
@@ -551,6 +551,7 @@ impl<'a, 'data> Layout<'a, 'data> {
             renamed,
             renamed_bits,
             appended,
+            owned,
             leaving,
             by_dest,
             dest_start,
@@ -560,6 +561,24 @@ impl<'a, 'data> Layout<'a, 'data> {
             shoff,
             size,
         })
+    }
+
+    /// The sh_flags, sh_addr, sh_addralign and sh_entsize of `s`: those of
+    /// the input section it comes from, the livepatch relocation
+    /// section's for a new one.
+    fn header(module: &Module<'_>, s: &OutSection) -> (u64, u64, u64, u64) {
+        match s.from {
+            0 => (0, 0, 0, 0),
+            GONE => (
+                elf::SHF_ALLOC.0 | elf::SHF_INFO_LINK.0 | SHF_RELA_LIVEPATCH,
+                0,
+                module.addr_size(),
+                module.rela_entsize(),
+            ),
+            i => module.section(i as usize).map_or((0, 0, 1, 0), |i| {
+                (i.flags, i.addr, i.addralign.max(1), i.entsize)
+            }),
+        }
     }
 
     /// A section group's contents with its members renumbered; the
@@ -801,11 +820,11 @@ impl<'a, 'data> Layout<'a, 'data> {
                 let relocs = self
                     .module
                     .sections
-                    .get(index)
+                    .get(index as usize)
                     .map_or(0, |i| i.relocs.len());
                 2 * relocs as u64
             }
-            Content::Klp(..) => 5 * (s.size / s.entsize.max(1)),
+            Content::Klp(..) => 5 * (s.size / self.rela_size.max(1) as u64),
             Content::Empty | Content::Input(_) | Content::Strings(..) | Content::Owned(_) => 0,
         };
         s.size + 128 * entries
@@ -841,17 +860,18 @@ impl<'a, 'data> Layout<'a, 'data> {
         for s in &self.sections {
             let h = h.get_mut(..self.shdr_size).unwrap_or_default();
             h.fill(0);
+            let (flags, addr, addralign, entsize) = Self::header(self.module, s);
             let fields = [
                 u64::from(s.name),
                 u64::from(s.sh_type),
-                s.flags,
-                s.addr,
+                flags,
+                addr,
                 s.offset,
                 s.size,
                 u64::from(s.link),
                 u64::from(s.info),
-                s.addralign,
-                s.entsize,
+                addralign,
+                entsize,
             ];
             let layout = if self.module.is_64 { &SHDR64 } else { &SHDR32 };
             for ((at, len), value) in layout.iter().zip(fields) {
@@ -870,16 +890,17 @@ impl<'a, 'data> Layout<'a, 'data> {
                 .and_then(|s| s.data)
                 .unwrap_or_default()
         };
-        match &s.content {
+        match s.content {
             Content::Empty => {}
             Content::Input(index) => {
-                self.emit_input(w, *index, data(*index))?;
-                self.check_kept(*index)?;
+                let index = index as usize;
+                self.emit_input(w, index, data(index))?;
+                self.check_kept(index)?;
             }
-            Content::Owned(bytes) => w.put(bytes)?,
+            Content::Owned(k) => w.put(self.owned.get(k as usize).map_or(&[], Vec::as_slice))?,
             Content::Strings(index, k) => {
-                w.put(data(*index))?;
-                w.put(self.appended.get(*k).map_or(&[], Vec::as_slice))?;
+                w.put(data(index as usize))?;
+                w.put(self.appended.get(k as usize).map_or(&[], Vec::as_slice))?;
             }
             Content::SymbolNames => {
                 w.put(&[0])?;
@@ -894,7 +915,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                 }
             }
             Content::Symtab(index) => {
-                let bytes = data(*index);
+                let bytes = data(index as usize);
                 let count = self.module.symbols.len();
                 let big = self.module.big_endian;
                 let mut e = [0u8; 24];
@@ -961,7 +982,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                 w.put(bytes.get(count * self.sym_size..).unwrap_or_default())?;
             }
             Content::Shndx(index) => {
-                let bytes = data(*index);
+                let bytes = data(index as usize);
                 let big = self.module.big_endian;
                 let count = self.module.symbols.len();
                 for (i, raw) in bytes.chunks_exact(4).take(count).enumerate() {
@@ -991,27 +1012,28 @@ impl<'a, 'data> Layout<'a, 'data> {
                 )?;
             }
             Content::Kept(index) => {
-                let bytes = data(*index);
+                let index = index as usize;
+                let bytes = data(index);
                 let size = self.rela_size;
                 let mut from = 0usize;
-                for m in self.leaving(*index) {
+                for m in self.leaving(index) {
                     let e = m.entry as usize;
                     w.put_entry(bytes.get(from * size..e * size).unwrap_or_default())?;
                     from = e + 1;
                 }
-                let len = self.module.section(*index).map_or(0, |s| s.relocs.len());
+                let len = self.module.section(index).map_or(0, |s| s.relocs.len());
                 w.put(bytes.get(from * size..len * size).unwrap_or_default())?;
-                self.check_kept(*index)?;
+                self.check_kept(index)?;
             }
             Content::Klp(existing, dest) => {
-                if let Some(index) = existing {
-                    w.put(data(*index))?;
+                if existing != GONE {
+                    w.put(data(existing as usize))?;
                 }
                 // Moves come by source section: its entries are looked up
                 // once per run of moves from it.
                 let mut from: Option<&Section<'_>> = None;
                 let size = self.rela_size;
-                for m in self.arriving(*dest) {
+                for m in self.arriving(dest as usize) {
                     let section = match from {
                         Some(section) if section.index == m.from as usize => section,
                         _ => {
