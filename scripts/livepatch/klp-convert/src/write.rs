@@ -179,23 +179,34 @@ impl<'a, 'data> Layout<'a, 'data> {
             return Err(build_error("the file has no section headers".into()));
         }
 
-        // Which entries leave which section, in file order.
+        // Which entries leave which section, in file order, and how many
+        // go to each destination. Moves come in runs from one section:
+        // its entry count is looked up once per run.
         let mut leaving = vec![(0u32, 0u32); n];
+        let mut dest_start = vec![0u32; plan.dests.len() + 1];
         let mut last: Option<(u32, u32)> = None;
+        let mut relocs = (u32::MAX, 0usize);
         for (i, m) in plan.moves.iter().enumerate() {
             let ordered = match last {
                 Some((from, entry)) => (m.from, m.entry) > (from, entry),
                 None => true,
             };
-            let section = module.section(m.from as usize);
-            let valid = ordered
-                && section.is_some_and(|s| (m.entry as usize) < s.relocs.len())
-                && (m.dest as usize) < plan.dests.len();
-            if !valid {
+            if m.from != relocs.0 {
+                let len = module
+                    .section(m.from as usize)
+                    .map_or(0, |s| s.relocs.len());
+                relocs = (m.from, len);
+            }
+            let count = (m.dest as usize)
+                .checked_add(1)
+                .and_then(|k| dest_start.get_mut(k));
+            let valid = ordered && (m.entry as usize) < relocs.1 && count.is_some();
+            let (Some(count), true) = (count, valid) else {
                 return Err(build_error(format!(
                     "internal error: move {i} of the plan is out of order or out of range"
                 )));
-            }
+            };
+            *count += 1;
             if let Some(r) = leaving.get_mut(m.from as usize) {
                 if r.1 == 0 {
                     r.0 = i as u32;
@@ -206,12 +217,6 @@ impl<'a, 'data> Layout<'a, 'data> {
         }
 
         // Moves grouped by destination (a counting sort, stable).
-        let mut dest_start = vec![0u32; plan.dests.len() + 1];
-        for m in &plan.moves {
-            if let Some(c) = dest_start.get_mut(m.dest as usize + 1) {
-                *c += 1;
-            }
-        }
         for i in 1..dest_start.len() {
             dest_start[i] += dest_start[i - 1];
         }
@@ -1305,6 +1310,36 @@ mod tests {
         let e = out.0.emit_file_split(&file, 1).unwrap_err();
         assert!(crate::convert::is_invalid(&e), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A plan whose moves are out of file order or name an entry, a
+    /// section or a destination that does not exist is refused, with the
+    /// first wrong move named.
+    #[test]
+    fn a_plan_out_of_order_or_range_is_refused() {
+        let data = module(8);
+        let m = Module::parse(&data).unwrap();
+        let p = plan(&m);
+        assert_eq!(p.moves.len(), 4);
+        let wrong = |k: usize, change: &dyn Fn(&mut crate::convert::Move)| {
+            let mut p = plan(&m);
+            change(&mut p.moves[k]);
+            match layout(&data, &m, &p) {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("move {k} changed, laid out"),
+            }
+        };
+        let first = p.moves[0];
+        let e = wrong(1, &|mv| *mv = first);
+        assert!(e.contains("move 1 of the plan is out of order"), "{e}");
+        let e = wrong(3, &|mv| mv.entry = 1000);
+        assert!(e.contains("move 3 of the plan"), "{e}");
+        let e = wrong(2, &|mv| mv.dest = u32::MAX);
+        assert!(e.contains("move 2 of the plan"), "{e}");
+        let e = wrong(3, &|mv| mv.from = 1000);
+        assert!(e.contains("move 3 of the plan"), "{e}");
+        let e = wrong(0, &|mv| mv.dest = p.dests.len() as u32);
+        assert!(e.contains("move 0 of the plan"), "{e}");
     }
 
     /// A plan that moves a relocation against a symbol it does not rename
