@@ -131,6 +131,7 @@ pub fn dump(module: &Module<'_>) -> String {
     }
     let _ = writeln!(out, "symbols:");
     for (index, sym) in module.symbols.iter().enumerate().skip(1) {
+        let (value, size) = module.symbol_value_size(index).unwrap_or_default();
         let shndx = match (sym.section, sym.shndx) {
             (Some(i), _) => section_name(i.get() as usize),
             (None, 0) => "UND".to_string(),
@@ -146,8 +147,8 @@ pub fn dump(module: &Module<'_>) -> String {
             bind(sym.bind),
             sym_type(sym.st_type),
             shndx,
-            sym.value,
-            sym.size,
+            value,
+            size,
             sym.other,
             sym.display_name()
         );

@@ -318,10 +318,6 @@ pub struct Symbol<'data> {
     pub st_type: u8,
     /// st_other.
     pub other: u8,
-    /// st_value.
-    pub value: u64,
-    /// st_size.
-    pub size: u64,
 }
 
 impl Symbol<'_> {
@@ -398,6 +394,35 @@ impl<'data> Module<'data> {
     /// The symbol with symbol table index `index`.
     pub fn symbol(&self, index: u32) -> Option<&Symbol<'data>> {
         self.symbols.get(usize::try_from(index).ok()?)
+    }
+
+    /// st_value and st_size of symbol `index`, read from the symbol
+    /// table's bytes: they are not kept per symbol, in a module's largest
+    /// table, since only a symbol map (the value) and the dump use them.
+    pub fn symbol_value_size(&self, index: usize) -> Option<(u64, u64)> {
+        let table = self.section(self.symtab).filter(|_| self.symtab != 0)?;
+        // (entry size, st_value's offset, st_size's offset, their width)
+        let (entsize, value, size, width) = if self.is_64 {
+            (24, 8, 16, 8)
+        } else {
+            (16, 4, 8, 4)
+        };
+        let entry = table
+            .data?
+            .get(index.checked_mul(entsize)?..)?
+            .get(..entsize)?;
+        let field = |at: usize| -> Option<u64> {
+            let bytes = entry.get(at..at + width)?;
+            let mut b = [0u8; 8];
+            if self.big_endian {
+                b.get_mut(8 - width..)?.copy_from_slice(bytes);
+                Some(u64::from_be_bytes(b))
+            } else {
+                b.get_mut(..width)?.copy_from_slice(bytes);
+                Some(u64::from_le_bytes(b))
+            }
+        };
+        Some((field(value)?, field(size)?))
     }
 
     /// The first section called `name`.
@@ -512,8 +537,6 @@ where
             bind: sym.st_bind().0,
             st_type: sym.st_type().0,
             other: sym.st_other().0,
-            value: sym.st_value(endian).into(),
-            size: sym.st_size(endian).into(),
         };
     }
     Ok(())
@@ -572,8 +595,6 @@ where
         bind: 0,
         st_type: 0,
         other: 0,
-        value: 0,
-        size: 0,
     };
     let mut symbols = vec![blank; raw.len()];
     let (mine, theirs) = symbols.split_at_mut(half);
@@ -812,10 +833,10 @@ mod tests {
     }
 
     #[test]
-    fn a_symbol_takes_48_bytes() {
+    fn a_symbol_takes_32_bytes() {
         // A module may have hundreds of thousands: the conversion's
         // memory is mostly the mapped file, this and the moves.
-        assert!(std::mem::size_of::<Symbol<'_>>() <= 48);
+        assert!(std::mem::size_of::<Symbol<'_>>() <= 32);
     }
 
     #[test]

@@ -127,10 +127,14 @@ fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
         if core {
             flags |= FLAG_CORE;
         }
+        // The symbols were read from this table: their values are there.
+        let (addr, _) = elf.symbol_value_size(index).ok_or_else(|| {
+            SymMapError::new(path, format!("symbol {index} lies outside .symtab"))
+        })?;
         entries.push(Entry {
             name,
             file,
-            addr: sym.value,
+            addr,
             ty,
             flags,
         });

@@ -277,7 +277,7 @@ pub fn check_converted(data: &[u8]) -> usize {
             if klp {
                 assert_eq!(sym.shndx, SHN_LIVEPATCH, "{}", sym.display_name());
                 assert_eq!(sym.bind, elf::STB_GLOBAL.0);
-                assert_eq!(sym.value, 0);
+                assert_eq!(m.symbol_value_size(r.sym as usize), Some((0, 0)));
                 let parsed = klp_convert::names::parse_klp_symbol(sym.name).expect("klp symbol");
                 let (obj, _) = klp_convert::names::parse_klp_rela(s.name).unwrap();
                 if parsed.object == "vmlinux" {
