@@ -300,8 +300,10 @@ impl Section<'_> {
     }
 }
 
-/// One symbol table entry (48 bytes: a module may have hundreds of
-/// thousands). Its symbol table index is its place in [`Module::symbols`].
+/// One symbol table entry (32 bytes: a module may have hundreds of
+/// thousands; st_value and st_size stay in the file, read by
+/// [`Module::symbol_value_size`]). Its symbol table index is its place in
+/// [`Module::symbols`].
 #[derive(Debug, Clone)]
 pub struct Symbol<'data> {
     /// Name.
