@@ -1092,81 +1092,36 @@ mod tests {
     /// for one .text), problems and moves in file order.
     #[test]
     fn halves_join_into_one_plan() {
-        use object::build::elf::{Builder, Relocation, SectionData};
         const VM: &str = ".klp.sym.rela.vmlinux.vmlinux.a,0";
         const MOD: &str = ".klp.sym.rela.m.m.b,1";
         const LP: &str = ".klp.sym.vmlinux.c,0";
-        let mut b = Builder::new(object::Endianness::Little, true);
-        b.header.e_type = oelf::ET_REL;
-        b.header.e_machine = oelf::EM_X86_64;
-        let mut texts = Vec::new();
-        for name in [".text", ".text.x", ".data"] {
-            let t = b.sections.add();
-            t.name = name.as_bytes().to_vec().into();
-            t.sh_type = oelf::SHT_PROGBITS;
-            t.sh_flags = oelf::SectionFlags(oelf::SHF_ALLOC.0 | oelf::SHF_WRITE.0);
-            t.sh_addralign = 8;
-            t.data = SectionData::Data(vec![0u8; 4096].into());
-            texts.push(t.id());
-        }
-        let info = b.sections.add();
-        info.name = b".modinfo".to_vec().into();
-        info.sh_type = oelf::SHT_PROGBITS;
-        info.sh_flags = oelf::SHF_ALLOC;
-        info.sh_addralign = 1;
-        info.data = SectionData::Data(b"livepatch=Y\0".to_vec().into());
-        let symtab = b.sections.add();
-        symtab.name = b".symtab".to_vec().into();
-        symtab.sh_type = oelf::SHT_SYMTAB;
-        symtab.data = SectionData::Symbol;
-        let symtab = symtab.id();
-        for (name, kind) in [
-            (&b".strtab"[..], SectionData::String),
-            (&b".shstrtab"[..], SectionData::SectionString),
-        ] {
-            let t = b.sections.add();
-            t.name = name.to_vec().into();
-            t.sh_type = oelf::SHT_STRTAB;
-            t.data = kind;
-        }
-        let mut syms = Vec::new();
-        for name in [VM, MOD, LP, "plain"] {
-            let s = b.symbols.add();
-            s.name = name.as_bytes().to_vec().into();
-            s.set_st_info(oelf::STB_GLOBAL, oelf::STT_NOTYPE);
-            if name == LP {
-                s.st_shndx = oelf::SymbolSection(SHN_LIVEPATCH);
-            }
-            syms.push(s.id());
-        }
-        // .text, .text.x, .text again, .data: 4 sections of 3000
-        // entries; the third sees .text's destinations again and has a
-        // relocation against a livepatch symbol.
-        for (k, target) in [0, 1, 0, 2].into_iter().enumerate() {
-            let entries = (0..3000u64)
-                .map(|i| Relocation {
-                    r_offset: i % 512 * 8,
-                    symbol: Some(if k == 2 && i == 7 {
-                        syms[2]
-                    } else {
-                        [syms[0], syms[1], syms[3]][((i + k as u64) % 3) as usize]
-                    }),
-                    r_type: oelf::R_X86_64_64,
-                    r_addend: 0,
-                })
-                .collect();
-            let rela = b.sections.add();
-            rela.name = format!(".rela{k}").into_bytes().into();
-            rela.sh_type = oelf::SHT_RELA;
-            rela.sh_flags = oelf::SHF_INFO_LINK;
-            rela.sh_link_section = Some(symtab);
-            rela.sh_info_section = Some(texts[target]);
-            rela.sh_addralign = 8;
-            rela.sh_entsize = 24;
-            rela.data = SectionData::Relocation(entries);
-        }
-        let mut data = Vec::new();
-        b.write(&mut data).unwrap();
+        // .text, .text.x, .text again, .data: 4 relocation sections of
+        // 3000 entries; the third sees .text's destinations again and has
+        // a relocation against a livepatch symbol.
+        let relas: Vec<(usize, Vec<crate::testutil::TestReloc<'_>>)> = [0, 1, 0, 2]
+            .into_iter()
+            .enumerate()
+            .map(|(k, target)| {
+                let entries = (0..3000u64)
+                    .map(|i| {
+                        let sym = if k == 2 && i == 7 {
+                            LP
+                        } else {
+                            [VM, MOD, "plain"][((i + k as u64) % 3) as usize]
+                        };
+                        (i % 512 * 8, sym, oelf::R_X86_64_64.0, 0)
+                    })
+                    .collect();
+                (target, entries)
+            })
+            .collect();
+        let relas: Vec<_> = relas.iter().map(|(t, e)| (*t, e.as_slice())).collect();
+        let data = crate::testutil::object_with(
+            b"livepatch=Y\0",
+            &[VM, MOD, LP, "plain"],
+            &[(".text", 4096), (".text.x", 4096), (".data", 4096)],
+            &relas,
+        );
         let module = Module::parse(&data).unwrap();
         let whole = plan_split(&module, &mut resolve_without_map, &[], usize::MAX);
         let halves = plan_split(&module, &mut resolve_without_map, &[], 1);

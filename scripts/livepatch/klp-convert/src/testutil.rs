@@ -12,16 +12,38 @@ pub type TestReloc<'a> = (u64, &'a str, u32, i64);
 /// undefined symbols `undefined` (WEAK; `.klp.sym.` names get
 /// SHN_LIVEPATCH and GLOBAL) and .rela.text holding `relocs`.
 pub fn object(modinfo: &[u8], undefined: &[&str], relocs: &[TestReloc<'_>]) -> Vec<u8> {
+    object_with(modinfo, undefined, &[(".text", 32)], &[(0, relocs)])
+}
+
+/// [`object`] with the allocated sections `sections` (name, size in zero
+/// bytes; executable if the name starts with .text, writable otherwise)
+/// and one relocation section `.rela<name>` for each of `relas` (the index
+/// in `sections` of the section it relocates, its entries), in that
+/// order.
+pub fn object_with(
+    modinfo: &[u8],
+    undefined: &[&str],
+    sections: &[(&str, usize)],
+    relas: &[(usize, &[TestReloc<'_>])],
+) -> Vec<u8> {
     let mut b = Builder::new(Endianness::Little, true);
     b.header.e_type = elf::ET_REL;
     b.header.e_machine = elf::EM_X86_64;
-    let text = b.sections.add();
-    text.name = b".text".to_vec().into();
-    text.sh_type = elf::SHT_PROGBITS;
-    text.sh_flags = elf::SectionFlags(elf::SHF_ALLOC.0 | elf::SHF_EXECINSTR.0);
-    text.sh_addralign = 16;
-    text.data = SectionData::Data(vec![0u8; 32].into());
-    let text = text.id();
+    let mut targets = Vec::new();
+    for (name, size) in sections {
+        let t = b.sections.add();
+        t.name = name.as_bytes().to_vec().into();
+        t.sh_type = elf::SHT_PROGBITS;
+        let kind = if name.starts_with(".text") {
+            elf::SHF_EXECINSTR.0
+        } else {
+            elf::SHF_WRITE.0
+        };
+        t.sh_flags = elf::SectionFlags(elf::SHF_ALLOC.0 | kind);
+        t.sh_addralign = 16;
+        t.data = SectionData::Data(vec![0u8; *size].into());
+        targets.push((*name, t.id()));
+    }
     let info = b.sections.add();
     info.name = b".modinfo".to_vec().into();
     info.sh_type = elf::SHT_PROGBITS;
@@ -54,25 +76,28 @@ pub fn object(modinfo: &[u8], undefined: &[&str], relocs: &[TestReloc<'_>]) -> V
         }
         ids.push((*name, s.id()));
     }
-    let mut entries = Vec::new();
-    for (offset, sym, r_type, addend) in relocs {
-        let id = ids.iter().find(|(n, _)| n == sym).map(|(_, id)| *id);
-        entries.push(Relocation {
-            r_offset: *offset,
-            symbol: id,
-            r_type: elf::RelocationType(*r_type),
-            r_addend: *addend,
-        });
+    for (target, relocs) in relas {
+        let mut entries = Vec::new();
+        for (offset, sym, r_type, addend) in *relocs {
+            let id = ids.iter().find(|(n, _)| n == sym).map(|(_, id)| *id);
+            entries.push(Relocation {
+                r_offset: *offset,
+                symbol: id,
+                r_type: elf::RelocationType(*r_type),
+                r_addend: *addend,
+            });
+        }
+        let (name, id) = targets[*target];
+        let rela = b.sections.add();
+        rela.name = format!(".rela{name}").into_bytes().into();
+        rela.sh_type = elf::SHT_RELA;
+        rela.sh_flags = elf::SHF_INFO_LINK;
+        rela.sh_link_section = Some(symtab);
+        rela.sh_info_section = Some(id);
+        rela.sh_addralign = 8;
+        rela.sh_entsize = 24;
+        rela.data = SectionData::Relocation(entries);
     }
-    let rela = b.sections.add();
-    rela.name = b".rela.text".to_vec().into();
-    rela.sh_type = elf::SHT_RELA;
-    rela.sh_flags = elf::SHF_INFO_LINK;
-    rela.sh_link_section = Some(symtab);
-    rela.sh_info_section = Some(text);
-    rela.sh_addralign = 8;
-    rela.sh_entsize = 24;
-    rela.data = SectionData::Relocation(entries);
     let mut out = Vec::new();
     b.write(&mut out).expect("write test object");
     out
