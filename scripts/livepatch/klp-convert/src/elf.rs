@@ -413,17 +413,7 @@ impl<'data> Module<'data> {
             .data?
             .get(index.checked_mul(entsize)?..)?
             .get(..entsize)?;
-        let field = |at: usize| -> Option<u64> {
-            let bytes = entry.get(at..at + width)?;
-            let mut b = [0u8; 8];
-            if self.big_endian {
-                b.get_mut(8 - width..)?.copy_from_slice(bytes);
-                Some(u64::from_be_bytes(b))
-            } else {
-                b.get_mut(..width)?.copy_from_slice(bytes);
-                Some(u64::from_le_bytes(b))
-            }
-        };
+        let field = |at| uint_at(entry, at, width, self.big_endian);
         Some((field(value)?, field(size)?))
     }
 
@@ -542,6 +532,20 @@ where
         };
     }
     Ok(())
+}
+
+/// The `len` (1, 2, 4 or 8) bytes at `at` of `buf`, in the file's byte
+/// order; None outside `buf`.
+pub(crate) fn uint_at(buf: &[u8], at: usize, len: usize, big_endian: bool) -> Option<u64> {
+    let src = buf.get(at..at.checked_add(len)?).filter(|_| len <= 8)?;
+    let mut b = [0u8; 8];
+    if big_endian {
+        b.get_mut(8 - len..)?.copy_from_slice(src);
+        Some(u64::from_be_bytes(b))
+    } else {
+        b.get_mut(..len)?.copy_from_slice(src);
+        Some(u64::from_le_bytes(b))
+    }
 }
 
 /// The bytes of `s` before its first NUL; None if it has none. Eight

@@ -139,23 +139,10 @@ fn put(buf: &mut [u8], at: usize, len: usize, value: u64, big_endian: bool) {
     }
 }
 
-/// Read `len` (1, 2, 4 or 8) bytes at `at` in the file's byte order.
+/// Read `len` (1, 2, 4 or 8) bytes at `at` in the file's byte order; 0
+/// outside `buf`.
 fn get(buf: &[u8], at: usize, len: usize, big_endian: bool) -> u64 {
-    let mut b = [0u8; 8];
-    let Some(src) = buf.get(at..at.saturating_add(len)).filter(|_| len <= 8) else {
-        return 0;
-    };
-    if big_endian {
-        if let Some(d) = b.get_mut(8 - len..) {
-            d.copy_from_slice(src);
-        }
-        u64::from_be_bytes(b)
-    } else {
-        if let Some(d) = b.get_mut(..len) {
-            d.copy_from_slice(src);
-        }
-        u64::from_le_bytes(b)
-    }
+    crate::elf::uint_at(buf, at, len, big_endian).unwrap_or(0)
 }
 
 impl<'a, 'data> Layout<'a, 'data> {
