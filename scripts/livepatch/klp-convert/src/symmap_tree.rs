@@ -233,11 +233,7 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let root =
-            std::env::temp_dir().join(format!("klp-symmap-tree-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        root
+        crate::testutil::scratch("symmap-tree", name)
     }
 
     fn find(root: &Path, name: &str) -> Option<PathBuf> {

@@ -102,3 +102,12 @@ pub fn object_with(
     b.write(&mut out).expect("write test object");
     out
 }
+
+/// A new, empty directory for a unit test's files, named after the test
+/// module (`module`), the process and `name`.
+pub fn scratch(module: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("klp-{module}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch directory");
+    dir
+}

@@ -1349,9 +1349,9 @@ mod tests {
         );
     }
 
+    /// A scratch directory and the output path in it.
     fn scratch(what: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("klp-convert-{what}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testutil::scratch("convert-write", what);
         let path = dir.join("out.ko");
         (dir, path)
     }
