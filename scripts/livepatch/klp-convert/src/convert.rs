@@ -20,7 +20,7 @@ use object::elf as oelf;
 use crate::arch::{self, RelocSite};
 use crate::elf::{Module, Section, SHN_LIVEPATCH};
 use crate::error::{Error, Problem};
-use crate::names::{self, Annotation, Request, Wanted};
+use crate::names::{self, Annotation, Prefix, Request, Wanted};
 use crate::write::Layout;
 
 /// Sections the kernel processes when the patch module loads, before any
@@ -654,11 +654,11 @@ fn symbol_kinds(module: &Module<'_>) -> Vec<u8> {
             if s.shndx == SHN_LIVEPATCH {
                 k |= KIND_LIVEPATCH;
             }
-            if names::is_annotation(s.name) {
-                k |= KIND_ANNOTATION_NAME;
-            } else if names::is_klp_symbol(s.name) {
-                k |= KIND_KLP_NAME;
-            }
+            k |= match s.prefix {
+                Prefix::Annotation => KIND_ANNOTATION_NAME,
+                Prefix::KlpSymbol => KIND_KLP_NAME,
+                Prefix::None => 0,
+            };
             k
         })
         .collect()

@@ -18,6 +18,7 @@ use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader, Sym as _
 use object::{Endianness, ReadRef};
 
 use crate::error::ReadError;
+use crate::names::Prefix;
 
 /// Section index value of livepatch symbols.
 pub const SHN_LIVEPATCH: u16 = 0xff20;
@@ -320,6 +321,9 @@ pub struct Symbol<'data> {
     pub st_type: u8,
     /// st_other.
     pub other: u8,
+    /// The name's livepatch prefix, found as it is read: the plan looks
+    /// at every symbol's, and the names are spread over the string table.
+    pub prefix: Prefix,
 }
 
 impl Symbol<'_> {
@@ -529,6 +533,7 @@ where
             bind: sym.st_bind().0,
             st_type: sym.st_type().0,
             other: sym.st_other().0,
+            prefix: Prefix::of(name),
         };
     }
     Ok(())
@@ -601,6 +606,7 @@ where
         bind: 0,
         st_type: 0,
         other: 0,
+        prefix: Prefix::None,
     };
     let mut symbols = vec![blank; raw.len()];
     let (mine, theirs) = symbols.split_at_mut(half);

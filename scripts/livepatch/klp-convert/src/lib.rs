@@ -134,7 +134,10 @@ pub fn is_livepatch_candidate(path: &std::path::Path) -> Result<bool, Error> {
     let data = sys::read_regular(path, sys::MAX_FILE)
         .map_err(|e| Error::Io(path.to_path_buf(), e.into()))?;
     if let Ok(m) = Module::parse_symbols(data.as_slice()) {
-        return Ok(m.is_livepatch() || m.symbols.iter().any(|s| names::is_annotation(s.name)));
+        return Ok(m.is_livepatch()
+            || m.symbols
+                .iter()
+                .any(|s| s.prefix == names::Prefix::Annotation));
     }
     let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
     Ok(has(b"livepatch=Y") || has(b".klp.sym.rela."))

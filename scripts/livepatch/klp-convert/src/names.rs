@@ -258,6 +258,28 @@ pub fn is_klp_symbol(name: &[u8]) -> bool {
     name.starts_with(SYMBOL_PREFIX.as_bytes()) && !is_annotation(name)
 }
 
+/// Which of the two prefixes a symbol name has, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    /// Neither.
+    None,
+    /// The annotation prefix ([`is_annotation`]).
+    Annotation,
+    /// The livepatch symbol prefix alone ([`is_klp_symbol`]).
+    KlpSymbol,
+}
+
+impl Prefix {
+    /// The prefix of `name`.
+    pub fn of(name: &[u8]) -> Prefix {
+        match name.strip_prefix(SYMBOL_PREFIX.as_bytes()) {
+            None => Prefix::None,
+            Some(rest) if rest.starts_with(b"rela.") => Prefix::Annotation,
+            Some(_) => Prefix::KlpSymbol,
+        }
+    }
+}
+
 /// True if a section name has the livepatch relocation section prefix.
 pub fn is_klp_rela(name: &[u8]) -> bool {
     name.starts_with(RELA_PREFIX.as_bytes())
@@ -852,6 +874,26 @@ mod tests {
         assert!(is_annotation(b".klp.sym.rela.a.b.c,0"));
         assert!(!is_klp_symbol(b".klp.sym.rela.a.b.c,0"));
         assert!(is_klp_symbol(b".klp.sym.a.c,0"));
+        for name in [
+            &b".klp.sym.rela.a.b.c,0"[..],
+            b".klp.sym.rela.",
+            b".klp.sym.rela",
+            b".klp.sym.a.c,0",
+            b".klp.sym.",
+            b".klp.sym",
+            b".klp.rela.a..text",
+            b"",
+            b"plain",
+        ] {
+            let want = if is_annotation(name) {
+                Prefix::Annotation
+            } else if is_klp_symbol(name) {
+                Prefix::KlpSymbol
+            } else {
+                Prefix::None
+            };
+            assert_eq!(Prefix::of(name), want, "{}", String::from_utf8_lossy(name));
+        }
         assert!(is_klp_rela(b".klp.rela.a..text"));
         assert!(!is_klp_rela(b".rela.text"));
     }
