@@ -20,7 +20,7 @@ use object::elf as oelf;
 use crate::arch::{self, RelocSite};
 use crate::elf::{Module, Section, SHN_LIVEPATCH};
 use crate::error::{Error, Problem};
-use crate::names::{self, Annotation, Prefix, Request, Wanted};
+use crate::names::{self, Annotation, Fields, Prefix, Request, Wanted};
 use crate::write::Layout;
 
 /// Sections the kernel processes when the patch module loads, before any
@@ -140,7 +140,7 @@ pub struct Plan {
     /// The moves that are rewritten, in the order of `moves`.
     pub rewrites: Vec<Rewritten>,
     /// The new names of the symbols, one after the other.
-    pub names: String,
+    pub names: Vec<u8>,
     /// Errors and warnings.
     pub problems: Vec<Problem>,
 }
@@ -157,7 +157,7 @@ impl Plan {
     }
 
     /// The name of a renamed symbol after conversion.
-    pub fn new_name(&self, change: &SymbolChange) -> &str {
+    pub fn new_name(&self, change: &SymbolChange) -> &[u8] {
         self.names
             .get(change.name.0 as usize..change.name.1 as usize)
             .unwrap_or_default()
@@ -172,7 +172,8 @@ impl Plan {
                 .get(s.index)
                 .map(|s| s.display_name())
                 .unwrap_or_default();
-            lines.push(format!("symbol {old} -> {}", self.new_name(s)));
+            let new = String::from_utf8_lossy(self.new_name(s));
+            lines.push(format!("symbol {old} -> {new}"));
         }
         for m in &self.moves {
             let from = module.section(m.from as usize);
@@ -227,24 +228,39 @@ impl Annotated {
         self.list.get(i as usize).map(|(_, obj)| *obj)
     }
 
-    fn add(&mut self, plan: &mut Plan, sym: usize, annotation: &Annotation<'_>) {
-        let obj = annotation.rela_object();
-        let id = match self.objects.iter().position(|o| o == obj) {
-            Some(id) => id,
+    /// The id of object `obj`, made on its first use.
+    fn object_id(&mut self, obj: &[u8]) -> u32 {
+        match self.objects.iter().position(|o| o.as_bytes() == obj) {
+            Some(id) => id as u32,
             None => {
-                self.objects.push(obj.to_string());
-                self.objects.len() - 1
+                self.objects.push(String::from_utf8_lossy(obj).into_owned());
+                (self.objects.len() - 1) as u32
             }
-        };
-        if let Some(slot) = self.of.get_mut(sym) {
-            *slot = self.list.len() as u32;
-            self.list.push((sym, id as u32));
-            let start = plan.names.len() as u32;
-            annotation.target.push_klp_symbol_name(&mut plan.names);
-            plan.symbols.push(SymbolChange {
-                index: sym,
-                name: (start, plan.names.len() as u32),
-            });
+        }
+    }
+
+    /// Add symbol `sym`, converted as `annotation` says, to the list and
+    /// to the plan's symbols.
+    fn add(&mut self, plan: &mut Plan, sym: usize, annotation: &Fields<'_>) {
+        let id = self.object_id(annotation.rela_object());
+        self.list.push((sym, id));
+        let start = plan.names.len() as u32;
+        annotation.push_klp_symbol_name(&mut plan.names);
+        plan.symbols.push(SymbolChange {
+            index: sym,
+            name: (start, plan.names.len() as u32),
+        });
+    }
+
+    /// Index the list by symbol, and mark its symbols in `kinds`.
+    fn index(&mut self, kinds: &mut [u8]) {
+        for (k, (sym, _)) in self.list.iter().enumerate() {
+            if let Some(slot) = self.of.get_mut(*sym) {
+                *slot = k as u32;
+            }
+            if let Some(kind) = kinds.get_mut(*sym) {
+                *kind |= KIND_ANNOTATED;
+            }
         }
     }
 }
@@ -355,7 +371,7 @@ impl<'data> Dests<'data> {
 /// Decide what to convert and check everything the kernel will check
 /// later, and more.
 pub fn plan(module: &Module<'_>) -> Plan {
-    plan_with(module, &mut resolve_without_map, &[])
+    plan_without_map(module, &[])
 }
 
 /// The annotation without a symbol map: the name must say everything.
@@ -393,14 +409,20 @@ pub fn plan_with(
     resolve: &mut Resolve<'_>,
     extra: &[(usize, Request<'_>)],
 ) -> Plan {
-    plan_split(module, resolve, extra, crate::par::MIN_SPLIT)
+    plan_split(module, Some(resolve), extra, crate::par::MIN_SPLIT)
 }
 
-/// [`plan_with`], with the relocation sections planned in two halves
-/// when each has `min_split` relocations or more.
+/// [`plan_with`] [`resolve_without_map`].
+pub fn plan_without_map(module: &Module<'_>, extra: &[(usize, Request<'_>)]) -> Plan {
+    plan_split(module, None, extra, crate::par::MIN_SPLIT)
+}
+
+/// [`plan_with`], by `resolve` or, if None, [`resolve_without_map`], with
+/// the relocation sections planned in two halves when each has
+/// `min_split` relocations or more.
 fn plan_split(
     module: &Module<'_>,
-    resolve: &mut Resolve<'_>,
+    resolve: Option<&mut Resolve<'_>>,
     extra: &[(usize, Request<'_>)],
     min_split: usize,
 ) -> Plan {
@@ -440,77 +462,8 @@ fn plan_split(
     plan.names.reserve_exact(names);
 
     // The annotated symbols themselves.
-    for (index, sym, req) in annotated
-        .iter()
-        .filter_map(|(i, r)| module.symbols.get(*i).map(|s| (*i, s, *r)))
-    {
-        // Decoded for messages only.
-        let name = || sym.display_name();
-        let (annotation, problems) = resolve(match req {
-            Some(r) => Wanted::Request(r),
-            None => Wanted::Name(sym.name),
-        });
-        for p in problems {
-            let p = if p.symbol.is_none() {
-                p.symbol(name())
-            } else {
-                p
-            };
-            plan.problems.push(p);
-        }
-        let Some(annotation) = annotation else {
-            continue;
-        };
-        if !sym.is_undefined() {
-            let place = match sym.section.and_then(|i| module.section(i.get() as usize)) {
-                Some(s) => format!("in section {}", s.display_name()),
-                None => format!("with st_shndx 0x{:x}", sym.shndx),
-            };
-            plan.problems.push(
-                Problem::error(format!(
-                    "annotated symbol is defined {place}; it must be an undefined reference \
-                     (declare it extern with KLP_RELOC_SYMBOL())"
-                ))
-                .symbol(name()),
-            );
-            continue;
-        }
-        if sym.bind != oelf::STB_GLOBAL.0 && sym.bind != oelf::STB_WEAK.0 {
-            plan.problems.push(
-                Problem::error(format!(
-                    "annotated symbol has binding {}, expected WEAK or GLOBAL",
-                    sym.bind
-                ))
-                .symbol(name()),
-            );
-            continue;
-        }
-        if annotation.target.name == ".TOC." {
-            plan.problems.push(
-                Problem::error(
-                    ".TOC. is the module's own TOC base and is never a livepatch symbol",
-                )
-                .symbol(name()),
-            );
-            continue;
-        }
-        if annotation.patched == names::VMLINUX && !annotation.target.is_vmlinux() {
-            plan.problems.push(
-                Problem::error(format!(
-                    "code patched in vmlinux cannot reference a symbol of module {}: vmlinux \
-                     relocations are applied when the patch loads, when the module may not \
-                     be loaded; patch the module's code instead, or use an exported interface",
-                    annotation.target.object
-                ))
-                .symbol(name()),
-            );
-            continue;
-        }
-        annotations.add(&mut plan, index, &annotation);
-        if let Some(k) = kinds.get_mut(index) {
-            *k |= KIND_ANNOTATED;
-        }
-    }
+    annotate(module, resolve, &annotated, &mut annotations, &mut plan);
+    annotations.index(&mut kinds);
 
     let arch = arch::for_machine(module.machine, module.is_64);
     if !annotations.is_empty() {
@@ -600,6 +553,104 @@ fn plan_split(
     }
 
     plan
+}
+
+/// Check the annotated symbols `items` (in symbol order) and add those to
+/// convert to `annotations` and `plan`, with the problems found; by
+/// `resolve`, or without a symbol map if None.
+fn annotate(
+    module: &Module<'_>,
+    mut resolve: Option<&mut Resolve<'_>>,
+    items: &[(usize, Option<&Request<'_>>)],
+    annotations: &mut Annotated,
+    plan: &mut Plan,
+) {
+    for (index, sym, req) in items
+        .iter()
+        .filter_map(|(i, r)| module.symbols.get(*i).map(|s| (*i, s, *r)))
+    {
+        // Decoded for messages only.
+        let name = || sym.display_name();
+        // Without a map, an annotation as a compiler emits it is read in
+        // place; anything else is resolved, and explained if it fails.
+        let fast = match (&resolve, req) {
+            (None, None) => names::parse_fields(sym.name),
+            _ => None,
+        };
+        let resolved: Annotation<'_>;
+        let annotation = match fast {
+            Some(fields) => fields,
+            None => {
+                let wanted = match req {
+                    Some(r) => Wanted::Request(r),
+                    None => Wanted::Name(sym.name),
+                };
+                let (annotation, problems) = match resolve.as_mut() {
+                    Some(resolve) => resolve(wanted),
+                    None => resolve_without_map(wanted),
+                };
+                for p in problems {
+                    let p = if p.symbol.is_none() {
+                        p.symbol(name())
+                    } else {
+                        p
+                    };
+                    plan.problems.push(p);
+                }
+                let Some(annotation) = annotation else {
+                    continue;
+                };
+                resolved = annotation;
+                resolved.fields()
+            }
+        };
+        if !sym.is_undefined() {
+            let place = match sym.section.and_then(|i| module.section(i.get() as usize)) {
+                Some(s) => format!("in section {}", s.display_name()),
+                None => format!("with st_shndx 0x{:x}", sym.shndx),
+            };
+            plan.problems.push(
+                Problem::error(format!(
+                    "annotated symbol is defined {place}; it must be an undefined reference \
+                     (declare it extern with KLP_RELOC_SYMBOL())"
+                ))
+                .symbol(name()),
+            );
+            continue;
+        }
+        if sym.bind != oelf::STB_GLOBAL.0 && sym.bind != oelf::STB_WEAK.0 {
+            plan.problems.push(
+                Problem::error(format!(
+                    "annotated symbol has binding {}, expected WEAK or GLOBAL",
+                    sym.bind
+                ))
+                .symbol(name()),
+            );
+            continue;
+        }
+        if annotation.name == b".TOC." {
+            plan.problems.push(
+                Problem::error(
+                    ".TOC. is the module's own TOC base and is never a livepatch symbol",
+                )
+                .symbol(name()),
+            );
+            continue;
+        }
+        if annotation.patched == names::VMLINUX.as_bytes() && !annotation.is_vmlinux() {
+            plan.problems.push(
+                Problem::error(format!(
+                    "code patched in vmlinux cannot reference a symbol of module {}: vmlinux \
+                     relocations are applied when the patch loads, when the module may not \
+                     be loaded; patch the module's code instead, or use an exported interface",
+                    String::from_utf8_lossy(annotation.object)
+                ))
+                .symbol(name()),
+            );
+            continue;
+        }
+        annotations.add(plan, index, &annotation);
+    }
 }
 
 /// Plan the relocations of `sections`, in order, into `plan`.
@@ -1123,8 +1174,8 @@ mod tests {
             &relas,
         );
         let module = Module::parse(&data).unwrap();
-        let whole = plan_split(&module, &mut resolve_without_map, &[], usize::MAX);
-        let halves = plan_split(&module, &mut resolve_without_map, &[], 1);
+        let whole = plan_split(&module, None, &[], usize::MAX);
+        let halves = plan_split(&module, None, &[], 1);
         assert!(whole.moves.len() > 6000, "{}", whole.moves.len());
         assert_eq!(whole.dests.len(), 6, "{:?}", whole.dests);
         assert!(!whole.problems.is_empty());
@@ -1170,7 +1221,7 @@ mod tests {
         );
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.symbols.len(), 1);
-        assert_eq!(p.new_name(&p.symbols[0]), ".klp.sym.vmlinux.x,0");
+        assert_eq!(p.new_name(&p.symbols[0]), b".klp.sym.vmlinux.x,0");
         assert_eq!(p.moves.len(), 2);
         assert_eq!(p.moves[1].entry, 1);
         assert_eq!(

@@ -172,7 +172,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
 
     let mut notes = Vec::new();
     let mut plan = if opts.symbols.is_empty() {
-        convert::plan_with(&module, &mut convert::resolve_without_map, &extra)
+        convert::plan_without_map(&module, &extra)
     } else {
         let mut map = symmap::SymbolMap::new(&opts.symbols)?;
         let mut resolver = symmap_check::Resolver::new(&mut map);

@@ -125,33 +125,14 @@ pub struct SymbolRef<'a> {
 impl SymbolRef<'_> {
     /// The name of the livepatch symbol: `.klp.sym.<obj>.<sym>,<pos>`.
     pub fn klp_symbol_name(&self) -> String {
-        let mut name = String::new();
-        self.push_klp_symbol_name(&mut name);
-        name
-    }
-
-    /// Append the name of the livepatch symbol to `out`.
-    pub fn push_klp_symbol_name(&self, out: &mut String) {
-        out.push_str(SYMBOL_PREFIX);
-        out.push_str(&self.object);
-        out.push('.');
-        out.push_str(&self.name);
-        out.push(',');
-        // The position in decimal, without the formatting machinery.
-        let mut digits = [0u8; 20];
-        let mut n = self.pos;
-        let mut start = digits.len();
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
-            start -= 1;
-            if n == 0 {
-                break;
-            }
-        }
-        for d in digits.get(start..).unwrap_or_default() {
-            out.push(char::from(*d));
-        }
+        let mut name = Vec::new();
+        push_klp_symbol_name(
+            &mut name,
+            self.object.as_bytes(),
+            self.name.as_bytes(),
+            self.pos,
+        );
+        String::from_utf8_lossy(&name).into_owned()
     }
 
     /// True if the symbol belongs to vmlinux.
@@ -180,6 +161,73 @@ impl Annotation<'_> {
             &self.patched
         }
     }
+
+    /// Its fields as bytes.
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
+            patched: self.patched.as_bytes(),
+            object: self.target.object.as_bytes(),
+            name: self.target.name.as_bytes(),
+            pos: self.target.pos,
+        }
+    }
+}
+
+/// An explicit annotation's fields as bytes (an [`Annotation`], or
+/// [`parse_fields`]' view of a name): what a conversion needs of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields<'a> {
+    /// The object whose code the reference patches.
+    pub patched: &'a [u8],
+    /// The object that defines the symbol.
+    pub object: &'a [u8],
+    /// The symbol's name.
+    pub name: &'a [u8],
+    /// Its position.
+    pub pos: u64,
+}
+
+impl Fields<'_> {
+    /// True if the symbol belongs to vmlinux.
+    pub fn is_vmlinux(&self) -> bool {
+        self.object == VMLINUX.as_bytes()
+    }
+
+    /// [`Annotation::rela_object`].
+    pub fn rela_object(&self) -> &[u8] {
+        if self.is_vmlinux() {
+            VMLINUX.as_bytes()
+        } else {
+            self.patched
+        }
+    }
+
+    /// Append the name of the livepatch symbol to `out`.
+    pub fn push_klp_symbol_name(&self, out: &mut Vec<u8>) {
+        push_klp_symbol_name(out, self.object, self.name, self.pos);
+    }
+}
+
+/// Append `.klp.sym.<object>.<name>,<pos>` to `out`.
+fn push_klp_symbol_name(out: &mut Vec<u8>, object: &[u8], name: &[u8], pos: u64) {
+    // The position in decimal, without the formatting machinery.
+    let mut digits = [0u8; 20];
+    let mut n = pos;
+    let mut start = digits.len();
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+        start -= 1;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(SYMBOL_PREFIX.as_bytes());
+    out.extend_from_slice(object);
+    out.push(b'.');
+    out.extend_from_slice(name);
+    out.push(b',');
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
 fn utf8(name: &[u8]) -> Result<&str, NameError> {
@@ -405,12 +453,38 @@ fn punctuation_bytes(x: u64) -> u64 {
     !(((y & LOW7) + LOW7) | y | LOW7)
 }
 
-/// [`parse_request`] for a valid name of printable ASCII, the form every
-/// annotation a compiler emits has: the fields found and checked in one
-/// pass over the bytes, nothing allocated. None for anything else,
-/// valid or not, which [`parse_request_checked`] then parses (and
-/// explains); both give the same request for every name this accepts.
-fn parse_request_printable(name: &[u8]) -> Option<Request<'_>> {
+/// Where the fields of an annotation of printable ASCII end: the name
+/// after its prefix and the offsets of the '.' after the patched object,
+/// the '.' after the symbol's object and the ',' after the symbol.
+struct Scan<'a> {
+    rest: &'a [u8],
+    dots: (usize, usize),
+    comma: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn patched(&self) -> Option<&'a [u8]> {
+        self.rest.get(..self.dots.0)
+    }
+
+    fn object(&self) -> Option<&'a [u8]> {
+        self.rest.get(self.dots.0 + 1..self.dots.1)
+    }
+
+    fn symbol(&self) -> Option<&'a [u8]> {
+        self.rest.get(self.dots.1 + 1..self.comma)
+    }
+
+    fn pos(&self) -> Option<&'a [u8]> {
+        self.rest.get(self.comma + 1..)
+    }
+}
+
+/// The fields of a valid name of printable ASCII, the form every
+/// annotation a compiler emits has, found and checked in one pass over
+/// the bytes, nothing allocated; None for anything else, valid or not.
+/// The position is left as it is.
+fn scan_printable(name: &[u8]) -> Option<Scan<'_>> {
     let rest = name.strip_prefix(ANNOTATION_PREFIX.as_bytes())?;
     // Eight bytes at a time: printable, and the ends of the patched
     // object (the first '.'), the symbol's object (the next '.') and the
@@ -459,9 +533,12 @@ fn parse_request_printable(name: &[u8]) -> Option<Request<'_>> {
     {
         return None;
     }
-    let rest = std::str::from_utf8(rest).ok()?;
-    let (patched, object) = (rest.get(..p)?, rest.get(p + 1..o)?);
-    let (sym, pos) = (rest.get(o + 1..n)?, rest.get(n + 1..)?);
+    let scan = Scan {
+        rest,
+        dots: (p, o),
+        comma: n,
+    };
+    let (patched, object, sym) = (scan.patched()?, scan.object()?, scan.symbol()?);
     if patched.is_empty()
         || patched.len() > MAX_OBJECT_LEN
         || object.is_empty()
@@ -471,6 +548,36 @@ fn parse_request_printable(name: &[u8]) -> Option<Request<'_>> {
     {
         return None;
     }
+    Some(scan)
+}
+
+/// A position in decimal, as [`parse_pos`] takes it; None for anything
+/// else.
+fn decimal(pos: &[u8]) -> Option<u64> {
+    let n = pos.iter().try_fold(0u64, |n, b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    });
+    n.filter(|_| !pos.is_empty())
+}
+
+/// [`parse_request`] for a name [`scan_printable`] takes; None for
+/// anything else, which [`parse_request_checked`] then parses (and
+/// explains); both give the same request for every name this accepts.
+fn parse_request_printable(name: &[u8]) -> Option<Request<'_>> {
+    let scan = scan_printable(name)?;
+    let rest = std::str::from_utf8(scan.rest).ok()?;
+    let (patched, object) = (
+        rest.get(..scan.dots.0)?,
+        rest.get(scan.dots.0 + 1..scan.dots.1)?,
+    );
+    let (sym, pos) = (
+        rest.get(scan.dots.1 + 1..scan.comma)?,
+        rest.get(scan.comma + 1..)?,
+    );
     let (pos, file) = if pos == INFER {
         (None, None)
     } else if let Some(file) = pos.strip_prefix("*,") {
@@ -479,14 +586,7 @@ fn parse_request_printable(name: &[u8]) -> Option<Request<'_>> {
         }
         (None, Some(file.into()))
     } else {
-        let n = pos.bytes().try_fold(0u64, |n, b| {
-            if b.is_ascii_digit() {
-                n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-            } else {
-                None
-            }
-        });
-        (Some(n.filter(|_| !pos.is_empty())?), None)
+        (Some(decimal(pos.as_bytes())?), None)
     };
     Some(Request {
         patched: patched.into(),
@@ -494,6 +594,24 @@ fn parse_request_printable(name: &[u8]) -> Option<Request<'_>> {
         name: sym.into(),
         pos,
         file,
+    })
+}
+
+/// The fields of an explicit annotation that [`scan_printable`] takes, as
+/// [`parse_annotation`] finds them, without decoding or copying a byte:
+/// the way a conversion without a symbol map reads its annotations. None
+/// for any other name, which [`parse_annotation`] then parses.
+pub fn parse_fields(name: &[u8]) -> Option<Fields<'_>> {
+    let scan = scan_printable(name)?;
+    let object = scan.object()?;
+    if object == INFER.as_bytes() {
+        return None;
+    }
+    Some(Fields {
+        patched: scan.patched()?,
+        object,
+        name: scan.symbol()?,
+        pos: decimal(scan.pos()?)?,
     })
 }
 
@@ -771,6 +889,7 @@ mod tests {
             b".klp.sym.rela.ext4.ext4.foo.constprop.0,02",
             b".klp.sym.rela.ext4.*.foo.isra.0,*,fs/ext4/a,b.c",
             b".klp.sym.rela.ext4.*.foo,*",
+            b".klp.sym.rela.ext4.*.foo,3",
             b".klp.sym.rela.ext4.*.foo,*,",
             b".klp.sym.rela.vmlinux.vmlinux.x,18446744073709551615",
             b".klp.sym.rela.vmlinux.vmlinux.x,18446744073709551616",
@@ -803,7 +922,7 @@ mod tests {
             format!(".klp.sym.rela.vmlinux.vmlinux.{},1", "s".repeat(511)),
             format!(".klp.sym.rela.vmlinux.vmlinux.{},1", "s".repeat(512)),
         ];
-        let mut accepted = 0;
+        let (mut accepted, mut explicit) = (0, 0);
         for name in names
             .iter()
             .copied()
@@ -815,15 +934,43 @@ mod tests {
                 assert_eq!(Ok(fast), checked, "{}", String::from_utf8_lossy(name));
             }
             assert_eq!(parse_request(name), checked);
+            explicit += usize::from(fields_agree(name));
         }
-        assert_eq!(accepted, 9);
+        assert_eq!(accepted, 10);
+        assert_eq!(explicit, 7);
+    }
+
+    /// [`parse_fields`] reads `name` as [`parse_annotation`] does, and
+    /// leaves none that [`parse_request_printable`] takes and is explicit
+    /// to it; true if it read it.
+    fn fields_agree(name: &[u8]) -> bool {
+        let shown = String::from_utf8_lossy(name);
+        let annotation = parse_annotation(name);
+        match parse_fields(name) {
+            Some(fields) => {
+                assert_eq!(
+                    annotation.as_ref().map(Annotation::fields),
+                    Ok(fields),
+                    "{shown}"
+                );
+                true
+            }
+            None => {
+                let printable = parse_request_printable(name);
+                assert!(
+                    annotation.is_err() || printable.is_none(),
+                    "{shown}: an explicit annotation left to the slower parser"
+                );
+                false
+            }
+        }
     }
 
     #[test]
     fn fields_of_any_length_parse_as_any_name() {
         // What an object may not hold, placed in each field in turn,
         // fields of every length from 1 to 10.
-        let mut fast = 0;
+        let (mut fast, mut explicit) = (0, 0);
         for a in 1..=10 {
             for b in 1..=10 {
                 for c in 1..=10 {
@@ -837,6 +984,7 @@ mod tests {
                         ];
                         for name in &variants {
                             let checked = parse_request_checked(name.as_bytes());
+                            explicit += usize::from(fields_agree(name.as_bytes()));
                             match parse_request_printable(name.as_bytes()) {
                                 Some(r) => {
                                     fast += 1;
@@ -856,6 +1004,10 @@ mod tests {
         // but the first (an empty object); with ',' none.
         let valid = [4, 2, 2, 0, 3, 2];
         assert_eq!(fast, 1000 * valid.iter().sum::<usize>());
+        // Explicit: the same but the last variant (object and position
+        // left to infer).
+        let valid = [3, 1, 1, 0, 2, 1];
+        assert_eq!(explicit, 1000 * valid.iter().sum::<usize>());
     }
 
     #[test]

@@ -898,7 +898,7 @@ impl<'a, 'data> Layout<'a, 'data> {
                 w.put(&[0])?;
                 for (sym, r) in self.module.symbols.iter().zip(&self.renamed) {
                     let name = match self.plan.symbols.get(*r as usize) {
-                        Some(change) => self.plan.new_name(change).as_bytes(),
+                        Some(change) => self.plan.new_name(change),
                         None => sym.name,
                     };
                     if !name.is_empty() {
@@ -921,9 +921,10 @@ impl<'a, 'data> Layout<'a, 'data> {
                     let len = match self.plan.symbols.get(r as usize) {
                         Some(change) => {
                             let name = self.plan.new_name(change);
-                            if names::is_annotation(name.as_bytes()) || name.is_empty() {
+                            if names::is_annotation(name) || name.is_empty() {
                                 return Err(invalid(format!(
-                                    "the new name {name:?} is empty or an annotation"
+                                    "the new name \"{}\" is empty or an annotation",
+                                    crate::error::escape_bytes(name)
                                 )));
                             }
                             name.len()
