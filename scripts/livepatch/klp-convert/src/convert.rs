@@ -118,8 +118,9 @@ pub struct Rewritten {
 /// A livepatch relocation section that receives moved relocations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dest {
-    /// Its name, `.klp.rela.<obj>.<section>`.
-    pub name: Vec<u8>,
+    /// The `<obj>` of its name, `.klp.rela.<obj>.<section>`: an index into
+    /// [`Plan::objects`] ([`Plan::dest_name`] makes the name).
+    pub object: u32,
     /// Index of the relocated section.
     pub target: usize,
     /// An existing livepatch relocation section of that name and target,
@@ -141,6 +142,8 @@ pub struct Plan {
     pub rewrites: Vec<Rewritten>,
     /// The new names of the symbols, one after the other.
     pub names: Vec<u8>,
+    /// The objects of the destinations.
+    pub objects: Vec<String>,
     /// Errors and warnings.
     pub problems: Vec<Problem>,
 }
@@ -161,6 +164,27 @@ impl Plan {
         self.names
             .get(change.name.0 as usize..change.name.1 as usize)
             .unwrap_or_default()
+    }
+
+    /// The object of a destination.
+    pub fn object(&self, dest: &Dest) -> &str {
+        self.objects
+            .get(dest.object as usize)
+            .map_or(names::VMLINUX, String::as_str)
+    }
+
+    /// Append the name of a destination, `.klp.rela.<obj>.<section>`, to
+    /// `out`.
+    pub fn push_dest_name(&self, module: &Module<'_>, dest: &Dest, out: &mut Vec<u8>) {
+        let section = module.section(dest.target).map_or(&[][..], |s| s.name);
+        names::push_klp_rela_name(out, self.object(dest), section);
+    }
+
+    /// The name of a destination.
+    pub fn dest_name(&self, module: &Module<'_>, dest: &Dest) -> Vec<u8> {
+        let mut name = Vec::new();
+        self.push_dest_name(module, dest, &mut name);
+        name
     }
 
     /// One line per change, for --verbose and --dry-run.
@@ -187,7 +211,7 @@ impl Plan {
             let to = self
                 .dests
                 .get(m.dest as usize)
-                .map(|d| String::from_utf8_lossy(&d.name).into_owned())
+                .map(|d| String::from_utf8_lossy(&self.dest_name(module, d)).into_owned())
                 .unwrap_or_default();
             lines.push(format!(
                 "relocation {}+0x{:x} {} {} -> {}",
@@ -273,8 +297,6 @@ struct Dests<'data> {
     by_key: Vec<Vec<u32>>,
     /// Existing livepatch relocation sections by name and target.
     existing: Option<HashMap<(&'data [u8], usize), usize>>,
-    /// Per destination made here: its object id and target section.
-    keys: Vec<(u32, usize)>,
 }
 
 impl<'data> Dests<'data> {
@@ -294,11 +316,6 @@ impl<'data> Dests<'data> {
         if let Some(d) = known {
             return *d;
         }
-        let object = annotated
-            .objects
-            .get(obj as usize)
-            .map_or(names::VMLINUX, String::as_str);
-        let name = names::klp_rela_name(object, target.name);
         let existing = self.existing.get_or_insert_with(|| {
             let mut m = HashMap::new();
             for s in module.sections.iter().filter(|s| s.is_livepatch()) {
@@ -306,14 +323,20 @@ impl<'data> Dests<'data> {
             }
             m
         });
+        // Named only to be looked for among existing ones.
         let existing = if existing.is_empty() {
             None
         } else {
+            let object = annotated
+                .objects
+                .get(obj as usize)
+                .map_or(names::VMLINUX, String::as_str);
+            let name = names::klp_rela_name(object, target.name);
             existing.get(&(name.as_slice(), target.index)).copied()
         };
         let d = plan.dests.len() as u32;
         plan.dests.push(Dest {
-            name,
+            object: obj,
             target: target.index,
             existing,
         });
@@ -334,17 +357,16 @@ impl<'data> Dests<'data> {
                 *slot = d;
             }
         }
-        self.keys.push((obj, target));
     }
 
     /// Append `part`, planned with destinations of its own from the
     /// sections after this plan's, to `plan`: the destinations both have
     /// become one, the new ones come after this plan's, as if one plan
     /// had seen all the sections in order.
-    fn join(&mut self, module: &Module<'data>, plan: &mut Plan, part: (Dests<'data>, Plan)) {
-        let (theirs, part) = part;
+    fn join(&mut self, module: &Module<'data>, plan: &mut Plan, part: Plan) {
         let mut map = Vec::with_capacity(part.dests.len());
-        for (dest, (obj, target)) in part.dests.into_iter().zip(theirs.keys) {
+        for dest in part.dests {
+            let (obj, target) = (dest.object, dest.target);
             let known = self
                 .by_key
                 .get(obj as usize)
@@ -358,11 +380,10 @@ impl<'data> Dests<'data> {
                 d
             }));
         }
-        plan.moves.reserve_exact(part.moves.len());
-        for m in part.moves {
-            let dest = map.get(m.dest as usize).copied().unwrap_or(m.dest);
-            plan.moves.push(Move { dest, ..m });
-        }
+        plan.moves.extend(part.moves.into_iter().map(|m| Move {
+            dest: map.get(m.dest as usize).copied().unwrap_or(m.dest),
+            ..m
+        }));
         plan.rewrites.extend(part.rewrites);
         plan.problems.extend(part.problems);
     }
@@ -529,10 +550,11 @@ fn plan_split(
         || {
             let (mut dests, mut part) = (Dests::default(), Plan::default());
             plan_sections(&ctx, second, &mut dests, &mut part);
-            (dests, part)
+            part
         },
     );
     dests.join(module, &mut plan, part);
+    plan.objects = std::mem::take(&mut annotations.objects);
 
     // Already converted symbols must be well formed.
     for sym in klp.iter().filter_map(|i| module.symbols.get(*i)) {
@@ -1214,18 +1236,20 @@ mod tests {
 
     #[test]
     fn plans_moves() {
-        let p = plan_for(
+        let data = object(
             b"livepatch=Y\0",
             &[ANN],
             &[(4, ANN, 2, -4), (12, ANN, 1, 0)],
         );
+        let m = Module::parse(&data).unwrap();
+        let p = plan(&m);
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.symbols.len(), 1);
         assert_eq!(p.new_name(&p.symbols[0]), b".klp.sym.vmlinux.x,0");
         assert_eq!(p.moves.len(), 2);
         assert_eq!(p.moves[1].entry, 1);
         assert_eq!(
-            p.dests[p.moves[0].dest as usize].name,
+            p.dest_name(&m, &p.dests[p.moves[0].dest as usize]),
             b".klp.rela.vmlinux..text"
         );
     }

@@ -703,11 +703,16 @@ pub fn klp_rela_section_error(section: &[u8]) -> Option<NameError> {
 /// The name of the livepatch relocation section for `obj` and `section`.
 pub fn klp_rela_name(obj: &str, section: &[u8]) -> Vec<u8> {
     let mut name = Vec::with_capacity(RELA_PREFIX.len() + obj.len() + 1 + section.len());
-    name.extend_from_slice(RELA_PREFIX.as_bytes());
-    name.extend_from_slice(obj.as_bytes());
-    name.push(b'.');
-    name.extend_from_slice(section);
+    push_klp_rela_name(&mut name, obj, section);
     name
+}
+
+/// Append [`klp_rela_name`] to `out`.
+pub fn push_klp_rela_name(out: &mut Vec<u8>, obj: &str, section: &[u8]) {
+    out.extend_from_slice(RELA_PREFIX.as_bytes());
+    out.extend_from_slice(obj.as_bytes());
+    out.push(b'.');
+    out.extend_from_slice(section);
 }
 
 #[cfg(test)]

@@ -284,26 +284,28 @@ impl<'a, 'data> Layout<'a, 'data> {
                     ))
                 })
         };
-        let mut append = |index: usize, name: &[u8], what: &str| -> Result<u32, Error> {
-            let table = string_table(index, what)?;
-            let k = match tables.iter().position(|t| *t == index) {
-                Some(k) => k,
-                None => {
-                    tables.push(index);
-                    appended.push(Vec::new());
-                    tables.len() - 1
-                }
+        // A name added to string table `index` by `name`.
+        let mut append =
+            |index: usize, name: &dyn Fn(&mut Vec<u8>), what: &str| -> Result<u32, Error> {
+                let table = string_table(index, what)?;
+                let k = match tables.iter().position(|t| *t == index) {
+                    Some(k) => k,
+                    None => {
+                        tables.push(index);
+                        appended.push(Vec::new());
+                        tables.len() - 1
+                    }
+                };
+                let buf = appended
+                    .get_mut(k)
+                    .ok_or_else(|| build_error("append".into()))?;
+                let offset = table.size.saturating_add(buf.len() as u64);
+                let offset = u32::try_from(offset)
+                    .map_err(|_| build_error(format!("the {what} would exceed 4 GiB")))?;
+                name(buf);
+                buf.push(0);
+                Ok(offset)
             };
-            let buf = appended
-                .get_mut(k)
-                .ok_or_else(|| build_error("append".into()))?;
-            let offset = table.size.saturating_add(buf.len() as u64);
-            let offset = u32::try_from(offset)
-                .map_err(|_| build_error(format!("the {what} would exceed 4 GiB")))?;
-            buf.extend_from_slice(name);
-            buf.push(0);
-            Ok(offset)
-        };
         // The symbol string table is written anew: a NUL, then every
         // symbol's name in symbol table order, so that it holds no
         // annotated name and depends on the final names only (an inferred
@@ -341,7 +343,7 @@ impl<'a, 'data> Layout<'a, 'data> {
         for d in plan.dests.iter().filter(|d| d.existing.is_none()) {
             dest_names.push(append(
                 module.shstrndx,
-                &d.name,
+                &|buf| plan.push_dest_name(module, d, buf),
                 "section name string table",
             )?);
         }
