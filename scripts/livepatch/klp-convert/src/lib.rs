@@ -11,7 +11,7 @@
 //!   result, written by a direct writer (`write`) over the input's bytes;
 //! - [`symmap`]: the target kernel's symbols, read from [`symmap_text`]
 //!   (System.map, /proc/kallsyms), [`symmap_elf`] (vmlinux, modules) and
-//!   [`symmap_tree`] (/lib/modules/<release>), which produce [`objsyms`]
+//!   [`symmap_tree`] (`/lib/modules/<release>`), which produce [`objsyms`]
 //!   and import nothing above it; [`symmap_check`] checks annotations
 //!   against them and infers what they leave out;
 //! - [`list`], [`dump`]: text views of a module;

@@ -597,7 +597,7 @@ fn parse_request_printable(name: &[u8]) -> Option<Request<'_>> {
     })
 }
 
-/// The fields of an explicit annotation that [`scan_printable`] takes, as
+/// The fields of an explicit annotation in printable ASCII, as
 /// [`parse_annotation`] finds them, without decoding or copying a byte:
 /// the way a conversion without a symbol map reads its annotations. None
 /// for any other name, which [`parse_annotation`] then parses.

@@ -61,7 +61,7 @@ pub enum Kind {
     Vmlinux,
     /// A module, possibly compressed.
     Module(Compression),
-    /// A /lib/modules/<release> tree.
+    /// A `/lib/modules/<release>` tree.
     Tree,
 }
 

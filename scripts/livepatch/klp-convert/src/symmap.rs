@@ -15,7 +15,7 @@
 //! Sources ([`SymbolMap::new`]), detected from their contents: a
 //! /proc/kallsyms dump or System.map ([`crate::symmap_text`]), vmlinux or a
 //! module .ko/.ko.xz/.ko.zst/.ko.gz ([`crate::symmap_elf`]), a
-//! /lib/modules/<release> tree ([`crate::symmap_tree`]). Nothing is read
+//! `/lib/modules/<release>` tree ([`crate::symmap_tree`]). Nothing is read
 //! before an annotation asks for an object, and a tree only yields the
 //! modules asked for. When several sources know an object, the last one
 //! given wins.

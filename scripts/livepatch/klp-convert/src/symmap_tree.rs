@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Module trees: /lib/modules/<release> or any directory of modules.
+//! Module trees: `/lib/modules/<release>` or any directory of modules.
 //!
 //! A module is found by file name (`<name>.ko`, `.ko.xz`, `.ko.zst`,
 //! `.ko.gz`, `-` and `_` equivalent) and read only when an annotation
@@ -16,7 +16,7 @@
 //!    on disk.
 //!
 //! Symbolic links are not followed, so the `build` and `source` links of
-//! /lib/modules/<release> are not walked. A directory that cannot be read
+//! `/lib/modules/<release>` are not walked. A directory that cannot be read
 //! is noted and skipped: a module found elsewhere is still found, and one
 //! that is not found is an error naming the directories that could not
 //! be read.
