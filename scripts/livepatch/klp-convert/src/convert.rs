@@ -267,6 +267,9 @@ impl Annotated {
     /// to the plan's symbols.
     fn add(&mut self, plan: &mut Plan, sym: usize, annotation: &Fields<'_>) {
         let id = self.object_id(annotation.rela_object());
+        if let Some(slot) = self.of.get_mut(sym) {
+            *slot = self.list.len() as u32;
+        }
         self.list.push((sym, id));
         let start = plan.names.len() as u32;
         annotation.push_klp_symbol_name(&mut plan.names);
@@ -274,18 +277,6 @@ impl Annotated {
             index: sym,
             name: (start, plan.names.len() as u32),
         });
-    }
-
-    /// Index the list by symbol, and mark its symbols in `kinds`.
-    fn index(&mut self, kinds: &mut [u8]) {
-        for (k, (sym, _)) in self.list.iter().enumerate() {
-            if let Some(slot) = self.of.get_mut(*sym) {
-                *slot = k as u32;
-            }
-            if let Some(kind) = kinds.get_mut(*sym) {
-                *kind |= KIND_ANNOTATED;
-            }
-        }
     }
 }
 
@@ -484,7 +475,11 @@ fn plan_split(
 
     // The annotated symbols themselves.
     annotate(module, resolve, &annotated, &mut annotations, &mut plan);
-    annotations.index(&mut kinds);
+    for (sym, _) in &annotations.list {
+        if let Some(kind) = kinds.get_mut(*sym) {
+            *kind |= KIND_ANNOTATED;
+        }
+    }
 
     let arch = arch::for_machine(module.machine, module.is_64);
     if !annotations.is_empty() {

@@ -151,17 +151,6 @@ pub struct Annotation<'a> {
 }
 
 impl Annotation<'_> {
-    /// The object part of the `.klp.rela.<obj>.` section that must hold
-    /// relocations against this symbol: vmlinux symbols are resolved when
-    /// the patch loads, others when the patched module is present.
-    pub fn rela_object(&self) -> &str {
-        if self.target.is_vmlinux() {
-            VMLINUX
-        } else {
-            &self.patched
-        }
-    }
-
     /// Its fields as bytes.
     pub fn fields(&self) -> Fields<'_> {
         Fields {
@@ -193,7 +182,9 @@ impl Fields<'_> {
         self.object == VMLINUX.as_bytes()
     }
 
-    /// [`Annotation::rela_object`].
+    /// The object part of the `.klp.rela.<obj>.` section that must hold
+    /// relocations against this symbol: vmlinux symbols are resolved when
+    /// the patch loads, others when the patched module is present.
     pub fn rela_object(&self) -> &[u8] {
         if self.is_vmlinux() {
             VMLINUX.as_bytes()
@@ -726,7 +717,7 @@ mod tests {
         assert_eq!(a.target.object, "vmlinux");
         assert_eq!(a.target.name, "saved_command_line");
         assert_eq!(a.target.pos, 0);
-        assert_eq!(a.rela_object(), "vmlinux");
+        assert_eq!(a.fields().rela_object(), b"vmlinux");
         assert_eq!(
             a.target.klp_symbol_name(),
             ".klp.sym.vmlinux.saved_command_line,0"
@@ -736,7 +727,7 @@ mod tests {
     #[test]
     fn annotation_module_symbol_with_dots() {
         let a = parse_annotation(b".klp.sym.rela.ext4.ext4.foo.constprop.0,02").unwrap();
-        assert_eq!(a.rela_object(), "ext4");
+        assert_eq!(a.fields().rela_object(), b"ext4");
         assert_eq!(a.target.name, "foo.constprop.0");
         assert_eq!(a.target.pos, 2);
         assert_eq!(
@@ -748,7 +739,7 @@ mod tests {
     #[test]
     fn module_patch_vmlinux_symbol_goes_to_vmlinux_section() {
         let a = parse_annotation(b".klp.sym.rela.ext4.vmlinux.jiffies,0").unwrap();
-        assert_eq!(a.rela_object(), "vmlinux");
+        assert_eq!(a.fields().rela_object(), b"vmlinux");
     }
 
     #[test]
