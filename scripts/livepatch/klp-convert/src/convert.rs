@@ -89,7 +89,7 @@ pub struct SymbolChange {
 
 /// One relocation to move into a livepatch relocation section: 12 bytes,
 /// the only state kept per relocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Move {
     /// Index of the relocation section that holds it now.
     pub from: u32,
@@ -283,9 +283,12 @@ impl Annotated {
 /// The destinations of a plan, created once per object and target.
 #[derive(Default)]
 struct Dests<'data> {
-    /// Per object id, per target section: an index into Plan::dests, or
-    /// [`NONE`].
-    by_key: Vec<Vec<u32>>,
+    /// Per target section: 1 + the last destination made for it, 0 for
+    /// none. Zeroed memory, touched only where a section has one.
+    first: Vec<u32>,
+    /// Per destination: 1 + the one made before it for the same target,
+    /// 0 for none. A section has a destination per object at most.
+    next: Vec<u32>,
     /// Existing livepatch relocation sections by name and target.
     existing: Option<HashMap<(&'data [u8], usize), usize>>,
 }
@@ -299,13 +302,8 @@ impl<'data> Dests<'data> {
         obj: u32,
         target: &Section<'data>,
     ) -> u32 {
-        let known = self
-            .by_key
-            .get(obj as usize)
-            .and_then(|v| v.get(target.index))
-            .filter(|d| **d != NONE);
-        if let Some(d) = known {
-            return *d;
+        if let Some(d) = self.find(plan, obj, target.index) {
+            return d;
         }
         let existing = self.existing.get_or_insert_with(|| {
             let mut m = HashMap::new();
@@ -314,7 +312,6 @@ impl<'data> Dests<'data> {
             }
             m
         });
-        // Named only to be looked for among existing ones.
         let existing = if existing.is_empty() {
             None
         } else {
@@ -331,52 +328,56 @@ impl<'data> Dests<'data> {
             target: target.index,
             existing,
         });
-        self.record(module, obj, target.index, d);
+        self.record(module, target.index, d);
         d
     }
 
-    /// Destination `d` is object `obj`'s for section `target`.
-    fn record(&mut self, module: &Module<'data>, obj: u32, target: usize, d: u32) {
-        if self.by_key.len() <= obj as usize {
-            self.by_key.resize(obj as usize + 1, Vec::new());
-        }
-        if let Some(v) = self.by_key.get_mut(obj as usize) {
-            if v.is_empty() {
-                *v = vec![NONE; module.sections.len()];
+    /// The destination of object `obj` for section `target` in `plan`.
+    fn find(&self, plan: &Plan, obj: u32, target: usize) -> Option<u32> {
+        let mut d = self.first.get(target).copied().unwrap_or(0);
+        while let Some(i) = d.checked_sub(1) {
+            if plan.dests.get(i as usize)?.object == obj {
+                return Some(i);
             }
-            if let Some(slot) = v.get_mut(target) {
-                *slot = d;
-            }
+            d = self.next.get(i as usize).copied().unwrap_or(0);
         }
+        None
+    }
+
+    /// Destination `d`, the last of the plan's, is for section `target`.
+    fn record(&mut self, module: &Module<'data>, target: usize, d: u32) {
+        if self.first.is_empty() {
+            self.first = vec![0; module.sections.len()];
+        }
+        let Some(first) = self.first.get_mut(target) else {
+            return;
+        };
+        self.next.push(*first);
+        *first = d + 1;
     }
 
     /// Append `part`, planned with destinations of its own from the
     /// sections after this plan's, to `plan`: the destinations both have
     /// become one, the new ones come after this plan's, as if one plan
-    /// had seen all the sections in order.
-    fn join(&mut self, module: &Module<'data>, plan: &mut Plan, part: Plan) {
+    /// had seen all the sections in order. Its moves are not in `part`:
+    /// the result maps their destinations to the plan's.
+    fn join(&mut self, module: &Module<'data>, plan: &mut Plan, part: Plan) -> Vec<u32> {
         let mut map = Vec::with_capacity(part.dests.len());
         for dest in part.dests {
-            let (obj, target) = (dest.object, dest.target);
-            let known = self
-                .by_key
-                .get(obj as usize)
-                .and_then(|v| v.get(target))
-                .filter(|d| **d != NONE)
-                .copied();
-            map.push(known.unwrap_or_else(|| {
-                let d = plan.dests.len() as u32;
-                plan.dests.push(dest);
-                self.record(module, obj, target, d);
-                d
-            }));
+            let d = self
+                .find(plan, dest.object, dest.target)
+                .unwrap_or_else(|| {
+                    let d = plan.dests.len() as u32;
+                    let target = dest.target;
+                    plan.dests.push(dest);
+                    self.record(module, target, d);
+                    d
+                });
+            map.push(d);
         }
-        plan.moves.extend(part.moves.into_iter().map(|m| Move {
-            dest: map.get(m.dest as usize).copied().unwrap_or(m.dest),
-            ..m
-        }));
         plan.rewrites.extend(part.rewrites);
         plan.problems.extend(part.problems);
+        map
     }
 }
 
@@ -521,34 +522,33 @@ fn plan_split(
         klp_vmlinux: &klp_vmlinux,
         arch,
     };
-    // The sections in two halves of about as many relocations each, the
-    // second planned on its own and joined to the first in order.
+    // The sections in parts of about as many relocations each, planned
+    // on their own and joined in order.
     let total: usize = module.sections.iter().map(|s| s.relocs.len()).sum();
-    let mut split = module.sections.len();
-    if total / 2 >= min_split {
-        let mut seen = 0usize;
-        if let Some(i) = module.sections.iter().position(|s| {
-            seen += s.relocs.len();
-            seen >= total / 2
-        }) {
-            split = i + 1;
+    let parts = crate::par::parts(total, min_split);
+    let mut cuts = Vec::with_capacity(parts);
+    let (mut seen, mut from) = (0usize, 0usize);
+    for (i, s) in module.sections.iter().enumerate() {
+        seen += s.relocs.len();
+        if cuts.len() + 1 < parts && seen * parts >= total * (cuts.len() + 1) {
+            cuts.push(module.sections.get(from..=i).unwrap_or_default());
+            from = i + 1;
         }
     }
-    let (first, second) = module.sections.split_at(split.min(module.sections.len()));
-    let (mut dests, part) = crate::par::join(
-        !second.is_empty(),
-        || {
-            let mut dests = Dests::default();
-            plan_sections(&ctx, first, &mut dests, &mut plan);
-            dests
-        },
-        || {
-            let (mut dests, mut part) = (Dests::default(), Plan::default());
-            plan_sections(&ctx, second, &mut dests, &mut part);
-            part
-        },
-    );
-    dests.join(module, &mut plan, part);
+    cuts.push(module.sections.get(from..).unwrap_or_default());
+    if parts < 2 {
+        let mut moves = Vec::new();
+        plan_sections(
+            &ctx,
+            &module.sections,
+            &mut Dests::default(),
+            &mut plan,
+            &mut Moves::Vec(&mut moves),
+        );
+        plan.moves = moves;
+    } else {
+        plan_parts(&ctx, &cuts, &mut plan);
+    }
     plan.objects = std::mem::take(&mut annotations.objects);
 
     // Already converted symbols must be well formed.
@@ -670,12 +670,95 @@ fn annotate(
     }
 }
 
-/// Plan the relocations of `sections`, in order, into `plan`.
+/// Plan the relocations of each of `parts`, consecutive runs of sections,
+/// on its own and on two threads, into `plan`, joined in order. The moves
+/// of every part are put in one vector, each part in a piece as long as
+/// its relocations, then closed up: they are not copied from one vector
+/// to another.
+fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) {
+    let relocs = |sections: &[Section<'_>]| sections.iter().map(|s| s.relocs.len()).sum();
+    let sizes: Vec<usize> = parts.iter().map(|p| relocs(p)).collect();
+    let mut all = vec![Move::default(); sizes.iter().sum()];
+    let mut items = Vec::with_capacity(parts.len());
+    let mut rest = all.as_mut_slice();
+    for (sections, size) in parts.iter().zip(&sizes) {
+        let n = (*size).min(rest.len());
+        let (piece, after) = std::mem::take(&mut rest).split_at_mut(n);
+        items.push((*sections, piece));
+        rest = after;
+    }
+    let planned = crate::par::each(true, items, |(sections, piece)| {
+        let (mut dests, mut part) = (Dests::default(), Plan::default());
+        let mut moves = Moves::Slice(piece, 0);
+        plan_sections(ctx, sections, &mut dests, &mut part, &mut moves);
+        (dests, part, moves.len())
+    });
+    let made: usize = planned.iter().map(|(_, part, _)| part.dests.len()).sum();
+    let mut dests: Option<Dests<'_>> = None;
+    let (mut at, mut start) = (0, 0);
+    for ((d, part, n), size) in planned.into_iter().zip(sizes) {
+        all.copy_within(start..start + n, at);
+        match dests.as_mut() {
+            Some(dests) => {
+                let map = dests.join(ctx.module, plan, part);
+                for m in all.get_mut(at..at + n).unwrap_or_default() {
+                    m.dest = map.get(m.dest as usize).copied().unwrap_or(m.dest);
+                }
+            }
+            None => {
+                // The first part's destinations are the plan's.
+                plan.dests = part.dests;
+                plan.dests.reserve_exact(made - plan.dests.len());
+                plan.rewrites = part.rewrites;
+                plan.problems.extend(part.problems);
+                dests = Some(d);
+            }
+        }
+        at += n;
+        start += size;
+    }
+    all.truncate(at);
+    plan.moves = all;
+}
+
+/// Where planning puts its moves: a vector, or a piece of one as long as
+/// the relocations planned (each moves at most once).
+enum Moves<'a> {
+    Vec(&'a mut Vec<Move>),
+    Slice(&'a mut [Move], usize),
+}
+
+impl Moves<'_> {
+    /// Add `m`; false if a piece is full, which it cannot be.
+    fn push(&mut self, m: Move) -> bool {
+        match self {
+            Moves::Vec(v) => v.push(m),
+            Moves::Slice(piece, n) => match piece.get_mut(*n) {
+                Some(slot) => {
+                    *slot = m;
+                    *n += 1;
+                }
+                None => return false,
+            },
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Moves::Vec(v) => v.len(),
+            Moves::Slice(_, n) => *n,
+        }
+    }
+}
+
+/// Plan the relocations of `sections`, in order, into `plan` and `moves`.
 fn plan_sections<'data>(
     ctx: &Context<'_, 'data>,
     sections: &[Section<'data>],
     dests: &mut Dests<'data>,
     plan: &mut Plan,
+    moves: &mut Moves<'_>,
 ) {
     let (module, annotations) = (ctx.module, ctx.annotations);
     let mut scratch = Scratch::default();
@@ -708,7 +791,7 @@ fn plan_sections<'data>(
             }
             continue;
         }
-        check_reloc_section(ctx, section, dests, &mut scratch, plan);
+        check_reloc_section(ctx, section, dests, &mut scratch, plan, moves);
     }
 }
 
@@ -797,6 +880,7 @@ fn check_reloc_section<'data>(
     dests: &mut Dests<'data>,
     scratch: &mut Scratch,
     plan: &mut Plan,
+    moves: &mut Moves<'_>,
 ) {
     let module = ctx.module;
     let annotations = ctx.annotations;
@@ -1014,7 +1098,12 @@ fn check_reloc_section<'data>(
                 .push(problem("too many sections or relocations".to_string()));
             continue;
         };
-        plan.moves.push(Move { from, entry, dest });
+        if !moves.push(Move { from, entry, dest }) {
+            plan.problems.push(problem(
+                "internal error: more moves than relocations".to_string(),
+            ));
+            continue;
+        }
         if let Some(rewrite) = rewrite {
             plan.rewrites.push(Rewritten {
                 from,

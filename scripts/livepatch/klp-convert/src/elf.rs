@@ -577,7 +577,7 @@ fn until_nul(s: &[u8]) -> Option<&[u8]> {
     s.get(..at + end)
 }
 
-/// The symbols `raw`, in two halves on two threads if each has
+/// The symbols `raw`, in parts on two threads if there are twice
 /// `min_split` symbols or more; the section of an SHN_XINDEX symbol is
 /// left to the caller.
 fn read_symbols<'data, Elf>(
@@ -590,13 +590,9 @@ where
     Elf: FileHeader<Endian = Endianness>,
     Elf::Sym: Sync,
 {
-    let half = if raw.len() / 2 >= min_split.max(1) {
-        raw.len() / 2
-    } else {
-        raw.len()
-    };
-    let (first, second) = raw.split_at(half);
-    // Each half fills its own part of the table in place: no copy, and
+    let parts = crate::par::parts(raw.len(), min_split);
+    let size = raw.len().div_ceil(parts).max(1);
+    // Each part fills its own piece of the table in place: no copy, and
     // no second table at the peak.
     let blank = Symbol {
         name: &[],
@@ -609,14 +605,16 @@ where
         prefix: Prefix::None,
     };
     let mut symbols = vec![blank; raw.len()];
-    let (mine, theirs) = symbols.split_at_mut(half);
-    let (a, b) = crate::par::join(
-        !second.is_empty(),
-        || fill_symbols::<Elf>(mine, first, 0, strtab, endian),
-        || fill_symbols::<Elf>(theirs, second, half, strtab, endian),
-    );
-    a?;
-    b?;
+    let pieces: Vec<_> = symbols
+        .chunks_mut(size)
+        .zip(raw.chunks(size))
+        .enumerate()
+        .map(|(i, (mine, raw))| (mine, raw, i * size))
+        .collect();
+    let filled = crate::par::each(parts > 1, pieces, |(mine, raw, base)| {
+        fill_symbols::<Elf>(mine, raw, base, strtab, endian)
+    });
+    filled.into_iter().collect::<Result<(), _>>()?;
     Ok(symbols)
 }
 

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! A second thread for the steps of a large conversion that split in two:
-//! reading the symbol table, planning the relocation sections, writing
-//! the output.
+//! A second thread for the steps of a large conversion that split into
+//! parts: reading the symbol table, planning the relocation sections,
+//! writing the output.
 //!
-//! A step runs on a second thread only when it is large enough to pay
-//! for one and the process may use a second processor; otherwise, or if
-//! no thread can be started, it runs on the calling thread. The results
-//! are the same either way: each half works on its own part and the
-//! parts are joined in order.
+//! A step takes a second thread only when it is large enough to pay for
+//! one and the process may use a second processor; otherwise, or if no
+//! thread can be started, the calling thread does all of it. The two
+//! threads take the parts in turn, so that neither waits for the other to
+//! start. The results are the same either way: each part works on its
+//! own and the parts are joined in order.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{Scope, ScopedJoinHandle};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread::ScopedJoinHandle;
 
 /// Work is split only if each half has this many items (symbols,
 /// relocations) or more: below, a second thread's own memory (its stack,
@@ -25,74 +27,86 @@ pub(crate) fn parallel() -> bool {
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
-/// A step started by [`spawn`]: on its own thread, or waiting for
-/// [`Task::join`] to run it.
-enum Task<'scope, T, F> {
-    Running(ScopedJoinHandle<'scope, Option<T>>, Step<F>),
-    Waiting(Step<F>),
+/// How many parts [`each`] gets for `items` items of work: one if a
+/// second thread would not pay, else about `min_split / 2` items each and
+/// at most [`MAX_PARTS`].
+pub(crate) fn parts(items: usize, min_split: usize) -> usize {
+    if items / 2 < min_split.max(1) {
+        return 1;
+    }
+    (items / (min_split / 2).max(1)).clamp(2, MAX_PARTS)
 }
 
-/// A step, taken by whichever thread runs it.
-type Step<F> = Arc<Mutex<Option<F>>>;
+/// The most parts a step is cut into: enough that a second thread which
+/// starts late (a new thread may wait milliseconds for a processor of its
+/// own) still takes a share, few enough that what each part costs on its
+/// own (its buffers, its share of the join) stays small.
+pub(crate) const MAX_PARTS: usize = 8;
 
-fn take<F>(step: &Step<F>) -> Option<F> {
-    step.lock().unwrap_or_else(PoisonError::into_inner).take()
-}
-
-/// Start `f` on a thread of scope `s` if `threaded`; otherwise, or if no
-/// thread can be started, [`Task::join`] runs it.
-fn spawn<'scope, 'env, T, F>(
-    s: &'scope Scope<'scope, 'env>,
-    threaded: bool,
-    f: F,
-) -> Task<'scope, T, F>
+/// `work(item)` for every one of `items`, on this thread and, if
+/// `threaded` and there are two or more, a second one: each thread takes
+/// the next item that neither has taken, so that a second thread which
+/// starts late only takes fewer, and none waits for the other to start.
+/// The results, in the order of `items`.
+pub(crate) fn each<T, R, W>(threaded: bool, items: Vec<T>, work: W) -> Vec<R>
 where
-    T: Send + 'scope,
-    F: FnOnce() -> T + Send + 'scope,
+    T: Send,
+    R: Send,
+    W: Fn(T) -> R + Sync,
 {
-    let step = Arc::new(Mutex::new(Some(f)));
-    if !threaded {
-        return Task::Waiting(step);
-    }
-    let theirs = Arc::clone(&step);
-    let started = std::thread::Builder::new().spawn_scoped(s, move || take(&theirs).map(|f| f()));
-    match started {
-        Ok(h) => Task::Running(h, step),
-        Err(_) => Task::Waiting(step),
-    }
+    each_with(threaded, items, || (), |_, item| work(item))
 }
 
-impl<T, F: FnOnce() -> T> Task<'_, T, F> {
-    /// The step's result, once it has run.
-    fn join(self) -> T {
-        let step = match self {
-            Task::Running(h, step) => match h.join() {
-                Ok(Some(t)) => return t,
-                Ok(None) => step,
-                Err(payload) => std::panic::resume_unwind(payload),
-            },
-            Task::Waiting(step) => step,
+/// [`each`], with a state of each thread's own that `init` makes before
+/// its first item and `work` is given with each.
+pub(crate) fn each_with<T, R, S, I, W>(threaded: bool, items: Vec<T>, init: I, work: W) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    I: Fn() -> S + Sync,
+    W: Fn(&mut S, T) -> R + Sync,
+{
+    let n = items.len();
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let next = AtomicUsize::new(0);
+    let run = || {
+        let mut done = Vec::new();
+        let mut state = None;
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = slots.get(k) else {
+                break;
+            };
+            let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(item) = item {
+                let state = state.get_or_insert_with(&init);
+                done.push((k, work(state, item)));
+            }
+        }
+        done
+    };
+    let (mine, theirs) = std::thread::scope(|s| {
+        let helper = if threaded && n > 1 && parallel() {
+            std::thread::Builder::new().spawn_scoped(s, run).ok()
+        } else {
+            None
         };
-        match take(&step) {
-            Some(f) => f(),
-            // Whoever took the step ran it and returned above.
-            None => std::panic::resume_unwind(Box::new("klp-convert: a step ran twice")),
+        let mine = run();
+        let theirs = match helper.map(ScopedJoinHandle::join) {
+            Some(Ok(theirs)) => theirs,
+            Some(Err(payload)) => std::panic::resume_unwind(payload),
+            None => Vec::new(),
+        };
+        (mine, theirs)
+    });
+    let mut results: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    for (k, r) in mine.into_iter().chain(theirs) {
+        if let Some(slot) = results.get_mut(k) {
+            *slot = Some(r);
         }
     }
-}
-
-/// `a()` and `b()`, on two threads if `threaded`.
-pub(crate) fn join<A, B, RA, RB>(threaded: bool, a: A, b: B) -> (RA, RB)
-where
-    A: FnOnce() -> RA,
-    B: FnOnce() -> RB + Send,
-    RB: Send,
-{
-    std::thread::scope(|s| {
-        let b = spawn(s, threaded && parallel(), b);
-        let ra = a();
-        (ra, b.join())
-    })
+    // Every item was taken by one thread, which returned its result.
+    results.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -100,15 +114,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_halves_run_either_way() {
+    fn each_keeps_order_either_way() {
         for threaded in [false, true] {
-            let v: Vec<u32> = (0..100).collect();
-            let (a, b) = join(
-                threaded,
-                || v[..50].iter().sum::<u32>(),
-                || v[50..].iter().sum::<u32>(),
-            );
-            assert_eq!((a, b), (1225, 3725));
+            let items: Vec<u32> = (0..100).collect();
+            let got = each(threaded, items, |i| i * 2);
+            assert_eq!(got, (0..100).map(|i| i * 2).collect::<Vec<u32>>());
+            let none: Vec<u32> = each(threaded, Vec::new(), |i: u32| i);
+            assert!(none.is_empty());
         }
+    }
+
+    #[test]
+    fn parts_grow_with_the_work() {
+        assert_eq!(parts(0, 60_000), 1);
+        assert_eq!(parts(119_999, 60_000), 1);
+        assert_eq!(parts(120_000, 60_000), 4);
+        assert_eq!(parts(300_000, 60_000), 8);
+        assert_eq!(parts(10, 1), 8);
+        assert_eq!(parts(2, 1), 2);
     }
 }

@@ -746,59 +746,75 @@ impl<'a, 'data> Layout<'a, 'data> {
         sink.flush()
     }
 
-    /// [`Layout::emit`] to `file`, new and empty: a large output in two
-    /// parts written side by side, the second at its offset.
+    /// [`Layout::emit`] to `file`, new and empty: a large output in parts
+    /// written side by side, each at its offset.
     pub(crate) fn emit_file(&self, file: &File) -> io::Result<()> {
         self.emit_file_split(file, crate::par::MIN_SPLIT)
     }
 
-    /// [`Layout::emit_file`], in two parts if each moves `min_split`
-    /// relocations or more.
+    /// [`Layout::emit_file`], in [`crate::par::parts`] parts for the moves
+    /// and `min_split`.
     fn emit_file_split(&self, file: &File, min_split: usize) -> io::Result<()> {
-        let Some((k, cut)) = self.split(min_split) else {
+        let cuts = self.cuts(crate::par::parts(self.plan.moves.len(), min_split));
+        if cuts.len() < 2 {
             let mut w = file;
             return self.emit(&mut w);
-        };
-        let (first, second) = crate::par::join(
-            true,
-            || {
-                let mut w = file;
-                let mut sink = Sink::new(&mut w, 0);
-                self.emit_part(&mut sink, 1, k)?;
-                sink.pad(cut)?;
-                sink.flush()
-            },
-            || {
-                let mut w = At { file, at: cut };
-                let mut sink = Sink::new(&mut w, cut);
-                self.emit_part(&mut sink, k, self.sections.len())?;
-                sink.flush()
-            },
-        );
-        first.and(second)
+        }
+        let parts: Vec<(usize, (usize, u64))> = cuts.iter().copied().enumerate().collect();
+        // Each thread gathers small pieces in one buffer for all its parts.
+        let init = || Vec::with_capacity(SINK);
+        let written = crate::par::each_with(true, parts, init, |buf, (i, (from, at))| {
+            let next = cuts.get(i + 1).copied();
+            let to = next.map_or(self.sections.len(), |(k, _)| k);
+            let mut w = At { file, at };
+            let mut sink = Sink::with_buffer(&mut w, at, std::mem::take(buf));
+            self.emit_part(&mut sink, from, to)?;
+            if let Some((_, end)) = next {
+                sink.pad(end)?;
+            }
+            sink.flush()?;
+            *buf = sink.buf;
+            Ok(())
+        });
+        written.into_iter().collect()
     }
 
-    /// Where the output splits into two parts of about the same work: the
-    /// first section of the second part and its offset. None if there are
-    /// fewer than twice `min_split` moves.
-    fn split(&self, min_split: usize) -> Option<(usize, u64)> {
-        if self.plan.moves.len() / 2 < min_split.max(1) {
-            return None;
+    /// Where the output splits into up to `parts` parts of about the same
+    /// work: the first section of each part and its offset, the first
+    /// part's being section 1 at offset 0 (the ELF header). Each cut is
+    /// the section boundary nearest its share of the work; cuts that fall
+    /// on the same boundary are one.
+    fn cuts(&self, parts: usize) -> Vec<(usize, u64)> {
+        let mut cuts = vec![(1usize, 0u64)];
+        if parts < 2 {
+            return cuts;
         }
-        let costs: Vec<u64> = self.sections.iter().map(|s| self.cost(s)).collect();
-        let half = costs.iter().sum::<u64>() / 2;
+        // Where a part can start: a section with contents after the
+        // first, with the work before it.
+        let mut starts = Vec::new();
         let mut before = 0u64;
-        let mut best: Option<(u64, usize, u64)> = None;
-        for (k, (s, cost)) in self.sections.iter().zip(&costs).enumerate() {
+        for (k, s) in self.sections.iter().enumerate() {
             if k >= 2 && !matches!(s.content, Content::Empty) {
-                let off = before.abs_diff(half);
-                if best.is_none_or(|(b, _, _)| off < b) {
-                    best = Some((off, k, s.offset));
+                starts.push((before, k, s.offset));
+            }
+            before += self.cost(s);
+        }
+        let total = before;
+        for part in 1..parts as u64 {
+            let share = total / parts as u64 * part + total % parts as u64 * part / parts as u64;
+            let i = starts.partition_point(|(b, _, _)| *b < share);
+            let nearest = [i.checked_sub(1), Some(i)]
+                .into_iter()
+                .flatten()
+                .filter_map(|i| starts.get(i))
+                .min_by_key(|(b, _, _)| b.abs_diff(share));
+            if let Some(&(_, k, at)) = nearest {
+                if cuts.last().is_some_and(|(last, _)| k > *last) {
+                    cuts.push((k, at));
                 }
             }
-            before += cost;
         }
-        best.map(|(_, k, offset)| (k, offset))
+        cuts
     }
 
     /// About what writing `s` costs, in bytes copied: an entry written
@@ -1157,11 +1173,13 @@ struct Sink<'w> {
 impl<'w> Sink<'w> {
     /// A sink writing to `w` from offset `n` of the output.
     fn new(w: &'w mut dyn Write, n: u64) -> Self {
-        Sink {
-            w,
-            buf: Vec::with_capacity(SINK),
-            n,
-        }
+        Self::with_buffer(w, n, Vec::with_capacity(SINK))
+    }
+
+    /// [`Sink::new`], gathering in `buf` (emptied first).
+    fn with_buffer(w: &'w mut dyn Write, n: u64, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Sink { w, buf, n }
     }
 
     /// Add `bytes`: most pieces are a symbol or a relocation entry, which
@@ -1294,7 +1312,12 @@ mod tests {
         );
         let e = out.emit(&mut Vec::new()).unwrap_err();
         assert!(crate::convert::is_invalid(&e), "{e}");
-        assert!(out.0.split(1).is_some());
+        assert!(
+            out.0
+                .cuts(crate::par::parts(out.0.plan.moves.len(), 1))
+                .len()
+                > 1
+        );
         let (dir, path) = scratch("wrong");
         let file = File::create(&path).unwrap();
         let e = out.0.emit_file_split(&file, 1).unwrap_err();
@@ -1359,38 +1382,57 @@ mod tests {
         (dir, path)
     }
 
-    /// A large output written in two parts side by side, cut where each
-    /// takes about half the work, is the output written front to back.
+    /// A large output written in parts side by side, cut where each takes
+    /// about its share of the work, is the output written front to back,
+    /// whatever the number of parts.
     #[test]
-    fn two_parts_make_the_same_file() {
-        let data = module(4000);
+    fn parts_make_the_same_file() {
+        // 40 sections of 100 relocations, every other one annotated.
+        let relocs: Vec<_> = (0..100)
+            .map(|i| (i % 4 * 8, if i % 2 == 0 { ANN } else { "plain" }, 1, 0))
+            .collect();
+        let texts: Vec<String> = (0..40).map(|i| format!(".text.f{i}")).collect();
+        let sections: Vec<(&str, usize)> = texts.iter().map(|t| (t.as_str(), 32)).collect();
+        let relas: Vec<_> = (0..40).map(|i| (i, relocs.as_slice())).collect();
+        let data =
+            crate::testutil::object_with(b"livepatch=Y\0", &[ANN, "plain"], &sections, &relas);
         let m = Module::parse(&data).unwrap();
         let p = plan(&m);
+        assert_eq!(p.moves.len(), 2000);
         let out = layout(&data, &m, &p).unwrap();
-        assert!(out.0.split(1001).is_none());
-        let (k, cut) = out.0.split(1000).expect("a split");
-        assert!(k > 2 && cut > 0, "{k} {cut}");
-        // The parts take about as much work each: they differ by less
-        // than the costliest section, which one of them must take.
-        let costs: Vec<u64> = out.0.sections.iter().map(|s| out.0.cost(s)).collect();
-        let (before, after) = costs.split_at(k);
-        let (before, after) = (before.iter().sum::<u64>(), after.iter().sum::<u64>());
-        let largest = costs.iter().copied().max().unwrap_or(0);
-        assert!(
-            before.abs_diff(after) <= largest,
-            "{before} {after} {largest}"
-        );
-        assert!(out.0.sections[k].offset == cut);
+        assert_eq!(crate::par::parts(p.moves.len(), 1001), 1);
+        assert_eq!(out.0.cuts(1), vec![(1, 0)]);
         let mut whole = Vec::new();
         out.emit(&mut whole).unwrap();
-        let (dir, path) = scratch("parts");
-        let file = File::create(&path).unwrap();
-        out.0.emit_file_split(&file, 1000).unwrap();
-        drop(file);
-        let parts = std::fs::read(&path).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(parts.len(), whole.len());
-        assert!(parts == whole, "the parts differ from the whole");
+        let costs: Vec<u64> = out.0.sections.iter().map(|s| out.0.cost(s)).collect();
+        let total: u64 = costs.iter().sum();
+        let largest = costs.iter().copied().max().unwrap_or(0);
+        for parts in [2, 3, 8] {
+            let cuts = out.0.cuts(parts);
+            assert_eq!(cuts.len(), parts, "{cuts:?}");
+            // Each part takes about its share: it misses it by less than
+            // the costliest section, which one of them must take.
+            let mut ends: Vec<usize> = cuts.iter().skip(1).map(|c| c.0).collect();
+            ends.push(costs.len());
+            let mut from = 0;
+            for ((k, at), end) in cuts.iter().zip(ends) {
+                assert!(*k >= 1 && end > *k, "{cuts:?}");
+                assert!(*k == 1 || out.0.sections[*k].offset == *at);
+                let work: u64 = costs[from..end].iter().sum();
+                assert!(work.abs_diff(total / parts as u64) <= largest, "{cuts:?}");
+                from = end;
+            }
+        }
+        for min_split in [1000, 500, 1] {
+            let (dir, path) = scratch("parts");
+            let file = File::create(&path).unwrap();
+            out.0.emit_file_split(&file, min_split).unwrap();
+            drop(file);
+            let parts = std::fs::read(&path).unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            assert_eq!(parts.len(), whole.len());
+            assert!(parts == whole, "the parts differ from the whole");
+        }
     }
 
     /// Pieces come out in the order they were put, whichever path each
