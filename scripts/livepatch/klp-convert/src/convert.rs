@@ -83,8 +83,18 @@ fn is_read_only(section: &Section<'_>) -> bool {
 pub struct SymbolChange {
     /// Symbol table index.
     pub index: usize,
-    /// Where its new name lies in [`Plan::names`].
-    name: (u32, u32),
+    /// Where its new name lies after [`names::SYMBOL_PREFIX`].
+    name: NameAt,
+}
+
+/// Where the bytes of a new name that follow [`names::SYMBOL_PREFIX`]
+/// lie: most annotations end with them already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameAt {
+    /// In [`Plan::names`], from `.0` to `.1`.
+    Names(u32, u32),
+    /// At the end of the symbol's old name, from byte `.0`.
+    Old(u32),
 }
 
 /// One relocation to move into a livepatch relocation section: 12 bytes,
@@ -159,11 +169,26 @@ impl Plan {
         self.problems.iter().any(Problem::is_error)
     }
 
-    /// The name of a renamed symbol after conversion.
-    pub fn new_name(&self, change: &SymbolChange) -> &[u8] {
-        self.names
-            .get(change.name.0 as usize..change.name.1 as usize)
-            .unwrap_or_default()
+    /// The name of a renamed symbol of `module` after conversion, its
+    /// [`names::SYMBOL_PREFIX`] left out: the bytes that follow it.
+    pub fn new_name_tail<'a>(&'a self, module: &'a Module<'_>, change: &SymbolChange) -> &'a [u8] {
+        match change.name {
+            NameAt::Names(start, end) => self.names.get(start as usize..end as usize),
+            NameAt::Old(at) => module
+                .symbols
+                .get(change.index)
+                .and_then(|s| s.name.get(at as usize..)),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The name of a renamed symbol of `module` after conversion.
+    pub fn new_name(&self, module: &Module<'_>, change: &SymbolChange) -> Vec<u8> {
+        [
+            names::SYMBOL_PREFIX.as_bytes(),
+            self.new_name_tail(module, change),
+        ]
+        .concat()
     }
 
     /// The object of a destination.
@@ -196,7 +221,7 @@ impl Plan {
                 .get(s.index)
                 .map(|s| s.display_name())
                 .unwrap_or_default();
-            let new = String::from_utf8_lossy(self.new_name(s));
+            let new = String::from_utf8_lossy(&self.new_name(module, s)).into_owned();
             lines.push(format!("symbol {old} -> {new}"));
         }
         for m in &self.moves {
@@ -265,18 +290,26 @@ impl Annotated {
 
     /// Add symbol `sym`, converted as `annotation` says, to the list and
     /// to the plan's symbols.
-    fn add(&mut self, plan: &mut Plan, sym: usize, annotation: &Fields<'_>) {
+    fn add(&mut self, plan: &mut Plan, sym: usize, old: &[u8], annotation: &Fields<'_>) {
         let id = self.object_id(annotation.rela_object());
         if let Some(slot) = self.of.get_mut(sym) {
             *slot = self.list.len() as u32;
         }
         self.list.push((sym, id));
-        let start = plan.names.len() as u32;
+        let start = plan.names.len();
         annotation.push_klp_symbol_name(&mut plan.names);
-        plan.symbols.push(SymbolChange {
-            index: sym,
-            name: (start, plan.names.len() as u32),
-        });
+        // Where the annotation ends with the new name's bytes after the
+        // prefix, they are written from there: the plan keeps none.
+        let start = start + names::SYMBOL_PREFIX.len();
+        let made = plan.names.get(start..).unwrap_or_default();
+        let name = match old.len().checked_sub(made.len()) {
+            Some(at) if old.get(at..) == Some(made) && u32::try_from(at).is_ok() => {
+                plan.names.truncate(start - names::SYMBOL_PREFIX.len());
+                NameAt::Old(at as u32)
+            }
+            _ => NameAt::Names(start as u32, plan.names.len() as u32),
+        };
+        plan.symbols.push(SymbolChange { index: sym, name });
     }
 }
 
@@ -465,14 +498,6 @@ fn plan_split(
     // Sized exactly: a module may have tens of thousands.
     annotations.list.reserve_exact(annotated.len());
     plan.symbols.reserve_exact(annotated.len());
-    // A new name is shorter than the annotation it replaces (a plain
-    // name given with `extra` may grow it).
-    let names: usize = annotated
-        .iter()
-        .filter_map(|(i, _)| module.symbols.get(*i))
-        .map(|s| s.name.len())
-        .sum();
-    plan.names.reserve_exact(names);
 
     // The annotated symbols themselves.
     annotate(module, resolve, &annotated, &mut annotations, &mut plan);
@@ -666,7 +691,7 @@ fn annotate(
             );
             continue;
         }
-        annotations.add(plan, index, &annotation);
+        annotations.add(plan, index, sym.name, &annotation);
     }
 }
 
@@ -1329,7 +1354,7 @@ mod tests {
         let p = plan(&m);
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         assert_eq!(p.symbols.len(), 1);
-        assert_eq!(p.new_name(&p.symbols[0]), b".klp.sym.vmlinux.x,0");
+        assert_eq!(p.new_name(&m, &p.symbols[0]), b".klp.sym.vmlinux.x,0");
         assert_eq!(p.moves.len(), 2);
         assert_eq!(p.moves[1].entry, 1);
         assert_eq!(

@@ -291,6 +291,14 @@ pub fn is_annotation(name: &[u8]) -> bool {
     name.starts_with(ANNOTATION_PREFIX.as_bytes())
 }
 
+/// True if [`SYMBOL_PREFIX`] followed by `tail` is an annotation.
+pub fn is_annotation_tail(tail: &[u8]) -> bool {
+    ANNOTATION_PREFIX
+        .as_bytes()
+        .strip_prefix(SYMBOL_PREFIX.as_bytes())
+        .is_some_and(|rest| tail.starts_with(rest))
+}
+
 /// True if a symbol name has the livepatch symbol prefix (and is not an
 /// annotation).
 pub fn is_klp_symbol(name: &[u8]) -> bool {

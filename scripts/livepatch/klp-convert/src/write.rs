@@ -325,7 +325,9 @@ impl<'a, 'data> Layout<'a, 'data> {
             let mut size = 1u64;
             for (sym, r) in module.symbols.iter().zip(&renamed) {
                 let len = match plan.symbols.get(*r as usize) {
-                    Some(change) => plan.new_name(change).len(),
+                    Some(change) => {
+                        names::SYMBOL_PREFIX.len() + plan.new_name_tail(module, change).len()
+                    }
                     None => sym.name.len(),
                 };
                 if len > 0 {
@@ -916,12 +918,14 @@ impl<'a, 'data> Layout<'a, 'data> {
                 w.put(&[0])?;
                 for (sym, r) in self.module.symbols.iter().zip(&self.renamed) {
                     let name = match self.plan.symbols.get(*r as usize) {
-                        Some(change) => self.plan.new_name(change),
+                        Some(change) => {
+                            w.put(names::SYMBOL_PREFIX.as_bytes())?;
+                            self.plan.new_name_tail(self.module, change)
+                        }
+                        None if sym.name.is_empty() => continue,
                         None => sym.name,
                     };
-                    if !name.is_empty() {
-                        w.put_name(name)?;
-                    }
+                    w.put_name(name)?;
                 }
             }
             Content::Symtab(index) => {
@@ -938,14 +942,17 @@ impl<'a, 'data> Layout<'a, 'data> {
                     let r = self.renamed.get(i).copied().unwrap_or(GONE);
                     let len = match self.plan.symbols.get(r as usize) {
                         Some(change) => {
-                            let name = self.plan.new_name(change);
-                            if names::is_annotation(name) || name.is_empty() {
+                            // The prefix, then this: an annotation if it
+                            // starts with what follows the prefix in one.
+                            let tail = self.plan.new_name_tail(self.module, change);
+                            if names::is_annotation_tail(tail) {
+                                let name = self.plan.new_name(self.module, change);
                                 return Err(invalid(format!(
-                                    "the new name \"{}\" is empty or an annotation",
-                                    crate::error::escape_bytes(name)
+                                    "the new name \"{}\" is an annotation",
+                                    crate::error::escape_bytes(&name)
                                 )));
                             }
-                            name.len()
+                            names::SYMBOL_PREFIX.len() + tail.len()
                         }
                         None => {
                             let name = self.module.symbols.get(i).map_or(&[][..], |s| s.name);
