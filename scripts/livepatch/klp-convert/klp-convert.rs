@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use klp_convert::error::{sanitize, Error, Problem};
 use klp_convert::{is_livepatch_candidate, run, Options, Outcome};
 
+#[global_allocator]
+static ALLOC: klp_convert::sys::Alloc = klp_convert::sys::Alloc;
+
 /// Problems printed at most; the rest are counted.
 const MAX_PROBLEMS: usize = 100;
 

@@ -699,7 +699,7 @@ fn annotate(
 /// on its own and on two threads, into `plan`, joined in order. The moves
 /// of every part are put in one vector, each part in a piece as long as
 /// its relocations, then closed up: they are not copied from one vector
-/// to another.
+/// to another, and a large one gets huge pages ([`crate::sys::Alloc`]).
 fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) {
     let relocs = |sections: &[Section<'_>]| sections.iter().map(|s| s.relocs.len()).sum();
     let sizes: Vec<usize> = parts.iter().map(|p| relocs(p)).collect();
