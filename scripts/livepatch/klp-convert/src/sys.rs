@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The few C library calls std does not offer, declared here rather than
 //! through the libc crate: geteuid(), signal(), unlink(), _exit(), mmap(),
-//! munmap() and madvise(), plus the bounded, non-blocking way every file
-//! is read, and the allocator.
+//! munmap(), madvise() and renameat2() (through dlsym()), plus the
+//! bounded, non-blocking way every file is read, and the allocator.
 //!
 //! Every `unsafe` block is one call into the C library with arguments
 //! that are valid by construction; each says why.
@@ -30,6 +30,7 @@ extern "C" {
         off: i64,
     ) -> *mut c_void;
     fn munmap(addr: *mut c_void, len: usize) -> c_int;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
     fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
 }
 
@@ -49,6 +50,14 @@ const GENERIC_MMAN: bool = cfg!(any(
 /// MADV_HUGEPAGE where its value is the generic one; elsewhere no advice
 /// is given.
 const MADV_HUGEPAGE: Option<c_int> = if GENERIC_MMAN { Some(14) } else { None };
+
+/// renameat2(): looked up when it is first used, since a C library older
+/// than glibc 2.28 lacks it.
+type Renameat2 = unsafe extern "C" fn(c_int, *const c_char, c_int, *const c_char, u32) -> c_int;
+/// AT_FDCWD.
+const AT_FDCWD: c_int = -100;
+/// RENAME_EXCHANGE.
+const RENAME_EXCHANGE: u32 = 2;
 
 const PROT_READ: c_int = 1;
 const MAP_PRIVATE: c_int = 2;
@@ -265,6 +274,36 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadLimitError> 
         });
     }
     Ok(data)
+}
+
+/// Swap the files at `a` and `b` atomically (renameat2() with
+/// RENAME_EXCHANGE): Ok(false) if the C library has no renameat2(), an
+/// error if the call fails (one of them missing, a file system that
+/// cannot exchange, ...).
+pub fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    use std::sync::OnceLock;
+    static RENAMEAT2: OnceLock<Option<Renameat2>> = OnceLock::new();
+    let f = *RENAMEAT2.get_or_init(|| {
+        // SAFETY: dlsym() with RTLD_DEFAULT (a null handle in glibc and
+        // musl) and a NUL-terminated name only looks the symbol up.
+        let p = unsafe { dlsym(std::ptr::null_mut(), c"renameat2".as_ptr()) };
+        // SAFETY: a non-null renameat2 is the C library's function of
+        // that name, whose type Renameat2 is (renameat2(2)).
+        (!p.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, Renameat2>(p) })
+    });
+    let Some(f) = f else {
+        return Ok(false);
+    };
+    let (a, b) = (
+        CString::new(a.as_os_str().as_bytes())?,
+        CString::new(b.as_os_str().as_bytes())?,
+    );
+    // SAFETY: two NUL-terminated paths that live across the call.
+    if unsafe { f(AT_FDCWD, a.as_ptr(), AT_FDCWD, b.as_ptr(), RENAME_EXCHANGE) } == 0 {
+        Ok(true)
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// The temporary file the signal handler removes (a leaked C string, or
