@@ -551,16 +551,6 @@ fn plan_split(
     // on their own and joined in order.
     let total: usize = module.sections.iter().map(|s| s.relocs.len()).sum();
     let parts = crate::par::parts(total, min_split);
-    let mut cuts = Vec::with_capacity(parts);
-    let (mut seen, mut from) = (0usize, 0usize);
-    for (i, s) in module.sections.iter().enumerate() {
-        seen += s.relocs.len();
-        if cuts.len() + 1 < parts && seen * parts >= total * (cuts.len() + 1) {
-            cuts.push(module.sections.get(from..=i).unwrap_or_default());
-            from = i + 1;
-        }
-    }
-    cuts.push(module.sections.get(from..).unwrap_or_default());
     if parts < 2 {
         let mut moves = Vec::new();
         plan_sections(
@@ -572,6 +562,16 @@ fn plan_split(
         );
         plan.moves = moves;
     } else {
+        let mut cuts = Vec::with_capacity(parts);
+        let (mut seen, mut from) = (0usize, 0usize);
+        for (i, s) in module.sections.iter().enumerate() {
+            seen += s.relocs.len();
+            if cuts.len() + 1 < parts && seen * parts >= total * (cuts.len() + 1) {
+                cuts.push(module.sections.get(from..=i).unwrap_or_default());
+                from = i + 1;
+            }
+        }
+        cuts.push(module.sections.get(from..).unwrap_or_default());
         plan_parts(&ctx, &cuts, &mut plan);
     }
     plan.objects = std::mem::take(&mut annotations.objects);

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::thread::ScopedJoinHandle;
 
-/// Work is split only if each half has this many items (symbols,
+/// Work is split only if there are twice this many items (symbols,
 /// relocations) or more: below, a second thread's own memory (its stack,
 /// its allocator arena, the half copied back) costs more than the time it
 /// saves, which is a few per cent.
