@@ -147,6 +147,11 @@ pub fn is_livepatch_candidate(path: &std::path::Path) -> Result<bool, Error> {
 pub fn run(opts: &Options) -> Result<Report, Error> {
     let data = sys::map_regular(&opts.input, sys::MAX_FILE)
         .map_err(|e| Error::Io(opts.input.clone(), e.into()))?;
+    if data.len() >= par::START_SIZE {
+        // Large enough for its steps to split: the second thread gets
+        // ready while the module is read.
+        par::start();
+    }
     let module = Module::parse(&data)?;
 
     if opts.list {

@@ -3,26 +3,39 @@
 //! parts: reading the symbol table, planning the relocation sections,
 //! writing the output.
 //!
-//! A step takes a second thread only when it is large enough to pay for
-//! one and the process may use a second processor; otherwise, or if no
+//! A step takes the second thread only when it is large enough to pay
+//! for it and the process may use a second processor; otherwise, or if no
 //! thread can be started, the calling thread does all of it. The two
-//! threads take the parts in turn, so that neither waits for the other to
-//! start. The results are the same either way: each part works on its
-//! own and the parts are joined in order.
+//! threads take the parts in turn, so that neither waits for the other.
+//! The results are the same either way: each part works on its own and
+//! the parts are joined in order.
+//!
+//! The second thread is made once, as early as [`start`] is called, and
+//! waits between steps. A new thread may wait milliseconds for a
+//! processor of its own (measured here: 0.1 to 3 ms after it is made,
+//! while its maker keeps one busy), longer than a step of a mid-sized
+//! conversion takes; a thread that waits is woken in microseconds.
 
+use std::any::Any;
+use std::os::unix::thread::{JoinHandleExt, RawPthread};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::ScopedJoinHandle;
 
+use crate::sys::{self, Cpus};
+
 /// Work is split only if there are twice this many items (symbols,
-/// relocations) or more: below, a second thread's own memory (its stack,
-/// its allocator arena, the half copied back) costs more than the time it
-/// saves, which is a few per cent.
-pub(crate) const MIN_SPLIT: usize = 60_000;
+/// relocations) or more: below, a part costs about as much to hand over
+/// and join as it saves.
+pub(crate) const MIN_SPLIT: usize = 8_000;
+
+/// Inputs from this size on start the second thread as they are read:
+/// their larger steps split.
+pub(crate) const START_SIZE: usize = 1 << 20;
 
 /// Whether the process may run two threads at once.
 pub(crate) fn parallel() -> bool {
-    use std::sync::OnceLock;
     static TWO: OnceLock<bool> = OnceLock::new();
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
@@ -37,11 +50,200 @@ pub(crate) fn parts(items: usize, min_split: usize) -> usize {
     (items / (min_split / 2).max(1)).clamp(2, MAX_PARTS)
 }
 
-/// The most parts a step is cut into: enough that a second thread which
-/// starts late (a new thread may wait milliseconds for a processor of its
-/// own) still takes a share, few enough that what each part costs on its
-/// own (its buffers, its share of the join) stays small.
-pub(crate) const MAX_PARTS: usize = 8;
+/// The most parts a step is cut into: enough that the parts even out
+/// when the second thread comes late or is interrupted, few enough that
+/// what each part costs on its own (its buffers, its share of the join)
+/// stays small.
+pub(crate) const MAX_PARTS: usize = 16;
+
+/// A job the helper runs: the calling thread's loop over the parts.
+type Job = dyn Fn() + Sync;
+
+/// A pointer to a [`Job`] on the stack of the thread that posts it, its
+/// lifetime erased: see [`Helper::serve`] for why it is never used after
+/// the job is gone.
+struct JobPtr(*const Job);
+
+// SAFETY: a Job is Sync, so its reference may be used from another thread;
+// the pointer is only followed while its poster waits (Helper::serve).
+unsafe impl Send for JobPtr {}
+
+/// What the helper is doing.
+enum State {
+    /// Waiting for a job.
+    Idle,
+    /// A job is posted and not taken yet.
+    Posted(JobPtr),
+    /// The helper runs the job.
+    Running,
+    /// The helper ran the job: how it panicked, if it did.
+    Finished(Option<Box<dyn Any + Send>>),
+}
+
+/// The second thread, and how jobs reach it.
+struct Helper {
+    state: Mutex<State>,
+    /// Signalled when a job is posted.
+    posted: Condvar,
+    /// Signalled when a job is finished.
+    finished: Condvar,
+    /// The thread, and the processors the process may run on; None
+    /// where they cannot be told or set.
+    thread: OnceLock<(RawPthread, Cpus)>,
+    /// The processor the helper was last kept off, + 1 (0: none).
+    kept_off: AtomicUsize,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Helper {
+    /// The helper's loop: wait for a job, run it, say it is finished.
+    fn serve(&self) {
+        let mut state = lock(&self.state);
+        loop {
+            match std::mem::replace(&mut *state, State::Idle) {
+                State::Posted(job) => {
+                    *state = State::Running;
+                    drop(state);
+                    // SAFETY: the job lives on the stack of the thread
+                    // that posted it, in each_with(), which neither
+                    // returns nor unwinds past it while the state is
+                    // Running (Posting::finish, and Posting's drop).
+                    let r = catch_unwind(AssertUnwindSafe(|| unsafe { (*job.0)() }));
+                    state = lock(&self.state);
+                    *state = State::Finished(r.err());
+                    self.finished.notify_all();
+                }
+                other => {
+                    *state = other;
+                    state = self
+                        .posted
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+
+    /// Post `job` if the helper is free (no other thread's job posted or
+    /// running); None if it is not.
+    fn post<'h, 'j>(&'h self, job: &'j (dyn Fn() + Sync + 'j)) -> Option<Posting<'h>> {
+        let mut state = lock(&self.state);
+        if !matches!(*state, State::Idle) {
+            return None;
+        }
+        self.keep_off_caller();
+        // SAFETY: only the lifetime changes; see Helper::serve.
+        let erased: *const Job =
+            unsafe { std::mem::transmute::<&'j (dyn Fn() + Sync + 'j), &'static Job>(job) };
+        *state = State::Posted(JobPtr(erased));
+        self.posted.notify_one();
+        Some(Posting {
+            helper: self,
+            open: true,
+        })
+    }
+
+    /// Let the helper run on any processor but the calling thread's.
+    /// A thread that is woken is put beside its waker when the scheduler
+    /// sees no other processor idle, and on a virtual machine a processor
+    /// that waits for its host does not count as idle: then the two
+    /// threads take turns on one processor, the other one unused, until
+    /// the scheduler balances its load milliseconds later (measured here,
+    /// in about half of the steps; kept apart, none).
+    fn keep_off_caller(&self) {
+        let (Some((thread, cpus)), Some(cpu)) = (self.thread.get(), sys::current_cpu()) else {
+            return;
+        };
+        if self.kept_off.swap(cpu + 1, Ordering::Relaxed) != cpu + 1 {
+            if let Some(others) = cpus.without(cpu) {
+                sys::run_thread_on(*thread, &others);
+            }
+        }
+    }
+}
+
+/// A job posted to the helper: it must be withdrawn, or seen finished,
+/// before the job goes.
+struct Posting<'h> {
+    helper: &'h Helper,
+    open: bool,
+}
+
+impl Posting<'_> {
+    /// Withdraw the job if the helper has not taken it, else wait until
+    /// it is finished: how it panicked, if it did.
+    fn finish(&mut self) -> Option<Box<dyn Any + Send>> {
+        if !self.open {
+            return None;
+        }
+        self.open = false;
+        let mut state = lock(&self.helper.state);
+        loop {
+            match std::mem::replace(&mut *state, State::Idle) {
+                State::Running => {
+                    *state = State::Running;
+                    state = self
+                        .helper
+                        .finished
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                State::Finished(panic) => return panic,
+                // Posted (withdrawn) or Idle.
+                _ => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Posting<'_> {
+    /// The calling thread unwinds: the job must not go while the helper
+    /// runs it.
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// The helper, once [`start`] made it; None if the process may not use
+/// a second processor or the thread could not be made.
+static HELPER: OnceLock<Option<&'static Helper>> = OnceLock::new();
+
+/// Make the second thread now, if the process may use one, so that it
+/// is ready when a step splits; a conversion large enough to split calls
+/// this first thing.
+pub(crate) fn start() {
+    helper();
+}
+
+fn helper() -> Option<&'static Helper> {
+    *HELPER.get_or_init(|| {
+        if !parallel() {
+            return None;
+        }
+        // Made once and for the life of the process.
+        let helper: &'static Helper = Box::leak(Box::new(Helper {
+            state: Mutex::new(State::Idle),
+            posted: Condvar::new(),
+            finished: Condvar::new(),
+            thread: OnceLock::new(),
+            kept_off: AtomicUsize::new(0),
+        }));
+        let cpus = Cpus::allowed();
+        let thread = std::thread::Builder::new()
+            .name("klp-convert".into())
+            .spawn(move || helper.serve())
+            .ok()?;
+        // Never joined: the handle stays valid for the life of the process.
+        if let Some(cpus) = cpus {
+            let _ = helper.thread.set((thread.as_pthread_t(), cpus));
+        }
+        helper.keep_off_caller();
+        Some(helper)
+    })
+}
 
 /// `work(item)` for every one of `items`, on this thread and, if
 /// `threaded` and there are two or more, a second one: each thread takes
@@ -57,6 +259,13 @@ where
     each_with(threaded, items, || (), |_, item| work(item))
 }
 
+/// An item of [`each_with`], then its result.
+enum Slot<T, R> {
+    Todo(T),
+    Done(R),
+    Taken,
+}
+
 /// [`each`], with a state of each thread's own that `init` makes before
 /// its first item and `work` is given with each.
 pub(crate) fn each_with<T, R, S, I, W>(threaded: bool, items: Vec<T>, init: I, work: W) -> Vec<R>
@@ -67,46 +276,56 @@ where
     W: Fn(&mut S, T) -> R + Sync,
 {
     let n = items.len();
-    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let slots: Vec<Mutex<Slot<T, R>>> = items
+        .into_iter()
+        .map(|t| Mutex::new(Slot::Todo(t)))
+        .collect();
     let next = AtomicUsize::new(0);
     let run = || {
-        let mut done = Vec::new();
         let mut state = None;
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            let Some(slot) = slots.get(k) else {
-                break;
-            };
-            let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-            if let Some(item) = item {
+        while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Slot::Todo(item) = std::mem::replace(&mut *slot, Slot::Taken) {
                 let state = state.get_or_insert_with(&init);
-                done.push((k, work(state, item)));
+                *slot = Slot::Done(work(state, item));
             }
         }
-        done
     };
-    let (mine, theirs) = std::thread::scope(|s| {
-        let helper = if threaded && n > 1 && parallel() {
-            std::thread::Builder::new().spawn_scoped(s, run).ok()
-        } else {
-            None
-        };
-        let mine = run();
-        let theirs = match helper.map(ScopedJoinHandle::join) {
-            Some(Ok(theirs)) => theirs,
-            Some(Err(payload)) => std::panic::resume_unwind(payload),
-            None => Vec::new(),
-        };
-        (mine, theirs)
-    });
-    let mut results: Vec<Option<R>> = (0..n).map(|_| None).collect();
-    for (k, r) in mine.into_iter().chain(theirs) {
-        if let Some(slot) = results.get_mut(k) {
-            *slot = Some(r);
+    let two = threaded && n > 1 && parallel();
+    let mut posting = if two {
+        helper().and_then(|h| h.post(&run))
+    } else {
+        None
+    };
+    if posting.is_some() || !two {
+        run();
+        if let Some(panic) = posting.as_mut().and_then(Posting::finish) {
+            std::panic::resume_unwind(panic);
         }
+    } else {
+        // The helper is busy with another thread's step (tests run side
+        // by side) or cannot be made: a thread for this step alone.
+        std::thread::scope(|s| {
+            let other = std::thread::Builder::new().spawn_scoped(s, run).ok();
+            run();
+            if let Some(Err(panic)) = other.map(ScopedJoinHandle::join) {
+                std::panic::resume_unwind(panic);
+            }
+        });
     }
-    // Every item was taken by one thread, which returned its result.
-    results.into_iter().flatten().collect()
+    drop(posting);
+    slots
+        .into_iter()
+        .filter_map(|slot| match slot.into_inner() {
+            Ok(Slot::Done(r)) => Some(r),
+            Err(poisoned) => match poisoned.into_inner() {
+                Slot::Done(r) => Some(r),
+                _ => None,
+            },
+            // Every item was taken by one thread, which left its result.
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -124,13 +343,54 @@ mod tests {
         }
     }
 
+    /// Steps posted from several threads at once, each while the helper
+    /// may run another's: every one gets all its results, in order.
+    #[test]
+    fn steps_side_by_side() {
+        start();
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                s.spawn(move || {
+                    for round in 0..50u64 {
+                        let items: Vec<u64> = (0..16).collect();
+                        let got = each(true, items, |i| {
+                            std::hint::black_box((0..200).sum::<u64>());
+                            i * t + round
+                        });
+                        let want: Vec<u64> = (0..16).map(|i| i * t + round).collect();
+                        assert_eq!(got, want);
+                    }
+                });
+            }
+        });
+    }
+
+    /// A part that panics on the helper panics the step, and the helper
+    /// takes the next one.
+    #[test]
+    fn a_panic_reaches_the_caller() {
+        start();
+        let r = catch_unwind(|| {
+            each(true, (0..64).collect::<Vec<u32>>(), |i| {
+                assert!(i != 40, "part 40");
+                std::thread::sleep(std::time::Duration::from_micros(100));
+                i
+            })
+        });
+        assert!(r.is_err());
+        let got = each(true, (0..64).collect::<Vec<u32>>(), |i| i + 1);
+        assert_eq!(got, (1..65).collect::<Vec<u32>>());
+    }
+
     #[test]
     fn parts_grow_with_the_work() {
         assert_eq!(parts(0, 60_000), 1);
         assert_eq!(parts(119_999, 60_000), 1);
         assert_eq!(parts(120_000, 60_000), 4);
-        assert_eq!(parts(300_000, 60_000), 8);
-        assert_eq!(parts(10, 1), 8);
+        assert_eq!(parts(300_000, 60_000), 10);
+        assert_eq!(parts(1_000_000, 60_000), MAX_PARTS);
+        assert_eq!(parts(10, 1), 10);
+        assert_eq!(parts(100, 1), MAX_PARTS);
         assert_eq!(parts(2, 1), 2);
     }
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The few C library calls std does not offer, declared here rather than
 //! through the libc crate: geteuid(), signal(), unlink(), _exit(), mmap(),
-//! munmap(), madvise() and renameat2() (through dlsym()), plus the
-//! bounded, non-blocking way every file is read, and the allocator.
+//! munmap(), madvise(), renameat2() (through dlsym()), sched_getcpu(),
+//! sched_getaffinity() and pthread_setaffinity_np(), plus the bounded,
+//! non-blocking way every file is read, and the allocator.
 //!
 //! Every `unsafe` block is one call into the C library with arguments
 //! that are valid by construction; each says why.
@@ -13,6 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::thread::RawPthread;
 use std::path::Path;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -32,6 +34,9 @@ extern "C" {
     fn munmap(addr: *mut c_void, len: usize) -> c_int;
     fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
     fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+    fn sched_getcpu() -> c_int;
+    fn sched_getaffinity(pid: c_int, size: usize, mask: *mut u64) -> c_int;
+    fn pthread_setaffinity_np(thread: RawPthread, size: usize, mask: *const u64) -> c_int;
 }
 
 /// Whether the architecture has the generic values of MAP_POPULATE and
@@ -87,6 +92,44 @@ const SIGXFSZ: c_int = 31;
 #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
 const SIGXFSZ: c_int = 25;
 const SIG_IGN: usize = 1;
+
+/// A set of processors, as the scheduler's affinity calls take it (the
+/// C library's cpu_set_t: 1024 of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cpus([u64; 16]);
+
+impl Cpus {
+    /// The processors the calling thread may run on; None if the
+    /// system has more than a cpu_set_t holds.
+    pub fn allowed() -> Option<Cpus> {
+        let mut set = Cpus([0; 16]);
+        // SAFETY: the mask is as large as the size given.
+        let r = unsafe { sched_getaffinity(0, std::mem::size_of::<Cpus>(), set.0.as_mut_ptr()) };
+        (r == 0).then_some(set)
+    }
+
+    /// The set without processor `cpu`; None if that leaves none.
+    pub fn without(mut self, cpu: usize) -> Option<Cpus> {
+        if let Some(word) = self.0.get_mut(cpu / 64) {
+            *word &= !(1u64 << (cpu % 64));
+        }
+        (self.0.iter().any(|w| *w != 0)).then_some(self)
+    }
+}
+
+/// The processor the calling thread runs on, if the C library can tell.
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: no arguments; -1 on failure.
+    usize::try_from(unsafe { sched_getcpu() }).ok()
+}
+
+/// Let `thread` (of this process) run only on `cpus`; false if it
+/// cannot be done.
+pub fn run_thread_on(thread: RawPthread, cpus: &Cpus) -> bool {
+    // SAFETY: a thread of this process that is never joined, so its
+    // handle stays valid; the mask is as large as the size given.
+    unsafe { pthread_setaffinity_np(thread, std::mem::size_of::<Cpus>(), cpus.0.as_ptr()) == 0 }
+}
 
 /// The effective user id.
 pub fn euid() -> u32 {
