@@ -14,6 +14,7 @@
 //! symbol and per section, and nothing is allocated per relocation.
 
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 
 use object::elf as oelf;
 
@@ -700,12 +701,14 @@ fn annotate(
 /// of every part are put in one vector, each part in a piece as long as
 /// its relocations, then closed up: they are not copied from one vector
 /// to another, and a large one gets huge pages ([`crate::sys::Alloc`]).
+/// The vector is not filled first: a part touches only the memory its
+/// moves take, and takes its page faults side by side with the other.
 fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) {
     let relocs = |sections: &[Section<'_>]| sections.iter().map(|s| s.relocs.len()).sum();
     let sizes: Vec<usize> = parts.iter().map(|p| relocs(p)).collect();
-    let mut all = vec![Move::default(); sizes.iter().sum()];
+    let mut all: Vec<Move> = Vec::with_capacity(sizes.iter().sum());
     let mut items = Vec::with_capacity(parts.len());
-    let mut rest = all.as_mut_slice();
+    let mut rest = all.spare_capacity_mut();
     for (sections, size) in parts.iter().zip(&sizes) {
         let n = (*size).min(rest.len());
         let (piece, after) = std::mem::take(&mut rest).split_at_mut(n);
@@ -721,15 +724,13 @@ fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) 
     let made: usize = planned.iter().map(|(_, part, _)| part.dests.len()).sum();
     let mut dests: Option<Dests<'_>> = None;
     let (mut at, mut start) = (0, 0);
+    // Where the moves of each part after the first go, and their
+    // destinations in the plan.
+    let mut maps = Vec::with_capacity(planned.len());
     for ((d, part, n), size) in planned.into_iter().zip(sizes) {
-        all.copy_within(start..start + n, at);
+        all.spare_capacity_mut().copy_within(start..start + n, at);
         match dests.as_mut() {
-            Some(dests) => {
-                let map = dests.join(ctx.module, plan, part);
-                for m in all.get_mut(at..at + n).unwrap_or_default() {
-                    m.dest = map.get(m.dest as usize).copied().unwrap_or(m.dest);
-                }
-            }
+            Some(dests) => maps.push((at..at + n, dests.join(ctx.module, plan, part))),
             None => {
                 // The first part's destinations are the plan's.
                 plan.dests = part.dests;
@@ -742,15 +743,24 @@ fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) 
         at += n;
         start += size;
     }
-    all.truncate(at);
+    // SAFETY: each part initialized the first n slots of its piece
+    // (Moves::push, counted by Moves::len), and the pieces' initialized
+    // slots were just moved, in order, to the first `at` slots.
+    unsafe { all.set_len(at) };
+    for (range, map) in maps {
+        for m in all.get_mut(range).unwrap_or_default() {
+            m.dest = map.get(m.dest as usize).copied().unwrap_or(m.dest);
+        }
+    }
     plan.moves = all;
 }
 
 /// Where planning puts its moves: a vector, or a piece of one as long as
-/// the relocations planned (each moves at most once).
+/// the relocations planned (each moves at most once), filled from its
+/// start.
 enum Moves<'a> {
     Vec(&'a mut Vec<Move>),
-    Slice(&'a mut [Move], usize),
+    Slice(&'a mut [MaybeUninit<Move>], usize),
 }
 
 impl Moves<'_> {
@@ -760,7 +770,7 @@ impl Moves<'_> {
             Moves::Vec(v) => v.push(m),
             Moves::Slice(piece, n) => match piece.get_mut(*n) {
                 Some(slot) => {
-                    *slot = m;
+                    slot.write(m);
                     *n += 1;
                 }
                 None => return false,

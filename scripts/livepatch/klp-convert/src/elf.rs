@@ -11,6 +11,7 @@
 //! string table and .modinfo only, so that debug information is never
 //! read).
 
+use std::mem::MaybeUninit;
 use std::num::NonZeroU32;
 
 use object::elf;
@@ -502,17 +503,19 @@ where
 
 /// Fills `out` with the symbols `raw`, the first of which is symbol
 /// `first`, their names from `strtab`; the section of an SHN_XINDEX
-/// symbol is left to the caller.
+/// symbol is left to the caller. How many it filled: all of `out` (as
+/// long as `raw`) unless it fails.
 fn fill_symbols<'data, Elf>(
-    out: &mut [Symbol<'data>],
+    out: &mut [MaybeUninit<Symbol<'data>>],
     raw: &'data [Elf::Sym],
     first: usize,
     strtab: &'data [u8],
     endian: Endianness,
-) -> Result<(), ReadError>
+) -> Result<usize, ReadError>
 where
     Elf: FileHeader<Endian = Endianness>,
 {
+    let mut filled = 0;
     for (index, (slot, sym)) in out.iter_mut().zip(raw).enumerate() {
         let name_offset = sym.st_name(endian);
         let name = strtab
@@ -525,7 +528,7 @@ where
                 ))
             })?;
         let shndx = sym.st_shndx(endian);
-        *slot = Symbol {
+        slot.write(Symbol {
             name,
             name_offset,
             shndx: shndx.0,
@@ -534,9 +537,10 @@ where
             st_type: sym.st_type().0,
             other: sym.st_other().0,
             prefix: Prefix::of(name),
-        };
+        });
+        filled += 1;
     }
-    Ok(())
+    Ok(filled)
 }
 
 /// The `len` (1, 2, 4 or 8) bytes at `at` of `buf`, in the file's byte
@@ -592,20 +596,13 @@ where
 {
     let parts = crate::par::parts(raw.len(), min_split);
     let size = raw.len().div_ceil(parts).max(1);
-    // Each part fills its own piece of the table in place: no copy, and
-    // no second table at the peak.
-    let blank = Symbol {
-        name: &[],
-        name_offset: 0,
-        shndx: 0,
-        section: None,
-        bind: 0,
-        st_type: 0,
-        other: 0,
-        prefix: Prefix::None,
-    };
-    let mut symbols = vec![blank; raw.len()];
+    // Each part fills its own piece of the table in place: no copy, no
+    // second table at the peak, and no pass that fills it with blanks
+    // first (its pages are fresh memory, which costs a page fault each:
+    // the parts take theirs side by side).
+    let mut symbols: Vec<Symbol<'data>> = Vec::with_capacity(raw.len());
     let pieces: Vec<_> = symbols
+        .spare_capacity_mut()
         .chunks_mut(size)
         .zip(raw.chunks(size))
         .enumerate()
@@ -614,7 +611,18 @@ where
     let filled = crate::par::each(parts > 1, pieces, |(mine, raw, base)| {
         fill_symbols::<Elf>(mine, raw, base, strtab, endian)
     });
-    filled.into_iter().collect::<Result<(), _>>()?;
+    let mut n = 0;
+    for f in filled {
+        n += f?;
+    }
+    if n != raw.len() {
+        return Err(ReadError::new("internal error: symbols left unread"));
+    }
+    // SAFETY: the pieces are consecutive chunks of the spare capacity,
+    // each at least as long as its piece of raw, and each part
+    // initialized the slots at the start of its piece, one for each
+    // symbol of its piece of raw: the first raw.len() slots in all.
+    unsafe { symbols.set_len(n) };
     Ok(symbols)
 }
 
