@@ -19,7 +19,7 @@ use std::mem::MaybeUninit;
 use object::elf as oelf;
 
 use crate::arch::{self, RelocSite};
-use crate::elf::{Module, Section, SHN_LIVEPATCH};
+use crate::elf::{Module, Section, Symbol, SHN_LIVEPATCH};
 use crate::error::{Error, Problem};
 use crate::names::{self, Annotation, Fields, Prefix, Request, Wanted};
 use crate::write::Layout;
@@ -297,6 +297,13 @@ impl Annotated {
             *slot = self.list.len() as u32;
         }
         self.list.push((sym, id));
+        if let Some(at) = names::new_name_in(old, annotation) {
+            plan.symbols.push(SymbolChange {
+                index: sym,
+                name: NameAt::Old(at),
+            });
+            return;
+        }
         let start = plan.names.len();
         annotation.push_klp_symbol_name(&mut plan.names);
         // Where the annotation ends with the new name's bytes after the
@@ -480,7 +487,7 @@ fn plan_split(
     };
     // One look at every symbol and its name; the loops below visit the
     // few that matter.
-    let mut kinds = symbol_kinds(module);
+    let mut kinds = symbol_kinds(module, min_split);
     let (mut annotated, mut klp) = (Vec::new(), Vec::new());
     for (i, k) in kinds.iter().enumerate() {
         if k & KIND_ANNOTATION_NAME != 0 {
@@ -830,24 +837,52 @@ fn plan_sections<'data>(
     }
 }
 
-/// The KIND_* bits of every symbol, but KIND_ANNOTATED.
-fn symbol_kinds(module: &Module<'_>) -> Vec<u8> {
-    module
-        .symbols
-        .iter()
-        .map(|s| {
-            let mut k = 0;
-            if s.shndx == SHN_LIVEPATCH {
-                k |= KIND_LIVEPATCH;
-            }
-            k |= match s.prefix {
-                Prefix::Annotation => KIND_ANNOTATION_NAME,
-                Prefix::KlpSymbol => KIND_KLP_NAME,
-                Prefix::None => 0,
-            };
-            k
-        })
-        .collect()
+/// The KIND_* bits of every symbol, but KIND_ANNOTATED: in parts side
+/// by side if there are twice `min_split` symbols or more, each filling
+/// its piece in place.
+fn symbol_kinds(module: &Module<'_>, min_split: usize) -> Vec<u8> {
+    let symbols = &module.symbols;
+    let parts = crate::par::parts(symbols.len(), min_split);
+    if parts < 2 {
+        return symbols.iter().map(symbol_kind).collect();
+    }
+    let size = symbols.len().div_ceil(parts).max(1);
+    let mut kinds: Vec<u8> = Vec::with_capacity(symbols.len());
+    let pieces: Vec<_> = symbols
+        .chunks(size)
+        .zip(kinds.spare_capacity_mut().chunks_mut(size))
+        .collect();
+    let filled: usize = crate::par::each(true, pieces, |(piece, mine)| {
+        for (s, slot) in piece.iter().zip(mine.iter_mut()) {
+            slot.write(symbol_kind(s));
+        }
+        piece.len().min(mine.len())
+    })
+    .into_iter()
+    .sum();
+    if filled != symbols.len() {
+        // Not reached: the pieces cover every symbol.
+        return symbols.iter().map(symbol_kind).collect();
+    }
+    // SAFETY: the pieces are consecutive chunks of the spare capacity,
+    // each as long as its piece of the symbols but the last, which may be
+    // longer; each part wrote the first slot of its piece for each of its
+    // symbols: the first symbols.len() slots in all.
+    unsafe { kinds.set_len(filled) };
+    kinds
+}
+
+/// The KIND_* bits of a symbol, but KIND_ANNOTATED.
+fn symbol_kind(s: &Symbol<'_>) -> u8 {
+    let mut k = 0;
+    if s.shndx == SHN_LIVEPATCH {
+        k |= KIND_LIVEPATCH;
+    }
+    k | match s.prefix {
+        Prefix::Annotation => KIND_ANNOTATION_NAME,
+        Prefix::KlpSymbol => KIND_KLP_NAME,
+        Prefix::None => 0,
+    }
 }
 
 /// For each symbol: is it a well-formed livepatch symbol of vmlinux?

@@ -199,6 +199,35 @@ impl Fields<'_> {
     }
 }
 
+/// Where the bytes that follow [`SYMBOL_PREFIX`] in the livepatch
+/// symbol name of `fields` (`<object>.<name>,<pos>`) begin in `old`, if
+/// `old` ends with them; None if it does not, or if `fields` is not a
+/// view of `old` (then they are made). Without a copy: most annotations
+/// end with the new name's bytes, and [`parse_fields`] views them.
+pub fn new_name_in(old: &[u8], fields: &Fields<'_>) -> Option<u32> {
+    // Where the object is, if `fields` views `old`. A field that is the
+    // very bytes of `old` where the new name has it need not be compared.
+    let at = (fields.object.as_ptr() as usize).checked_sub(old.as_ptr() as usize)?;
+    let tail = old.get(at..)?;
+    let same = |at: usize, field: &[u8]| {
+        tail.get(at..at.checked_add(field.len())?)
+            .filter(|t| t.as_ptr() == field.as_ptr() || *t == field)
+    };
+    let name_at = fields.object.len() + 1;
+    let pos_at = name_at + fields.name.len() + 1;
+    same(0, fields.object)?;
+    same(name_at, fields.name)?;
+    if tail.get(name_at - 1) != Some(&b'.') || tail.get(pos_at - 1) != Some(&b',') {
+        return None;
+    }
+    let pos = tail.get(pos_at..)?;
+    // In decimal, as push_klp_symbol_name() writes it: no leading zero.
+    let canonical = pos.first() != Some(&b'0') || pos.len() == 1;
+    (canonical && decimal(pos)? == fields.pos)
+        .then(|| u32::try_from(at).ok())
+        .flatten()
+}
+
 /// Append `.klp.sym.<object>.<name>,<pos>` to `out`.
 fn push_klp_symbol_name(out: &mut Vec<u8>, object: &[u8], name: &[u8], pos: u64) {
     // The position in decimal, without the formatting machinery.
@@ -947,6 +976,34 @@ mod tests {
     /// [`parse_fields`] reads `name` as [`parse_annotation`] does, and
     /// leaves none that [`parse_request_printable`] takes and is explicit
     /// to it; true if it read it.
+    /// new_name_in() finds the new name in the annotation where the name
+    /// push_klp_symbol_name() makes is its end, and only there.
+    #[test]
+    fn new_name_in_the_annotation() {
+        for (name, end) in [
+            (".klp.sym.rela.vmlinux.vmlinux.x,0", true),
+            (".klp.sym.rela.ext4.ext4.ext4_fill_super,12", true),
+            (".klp.sym.rela.vmlinux.vmlinux.x,00", false),
+            (".klp.sym.rela.vmlinux.vmlinux.x,012", false),
+        ] {
+            let fields = parse_fields(name.as_bytes()).unwrap();
+            let mut made = Vec::new();
+            fields.push_klp_symbol_name(&mut made);
+            let tail = &made[SYMBOL_PREFIX.len()..];
+            let at = new_name_in(name.as_bytes(), &fields);
+            assert_eq!(at.is_some(), end, "{name}");
+            if let Some(at) = at {
+                assert_eq!(&name.as_bytes()[at as usize..], tail, "{name}");
+            }
+            // The same fields, not a view of the name: wherever it is
+            // found, its bytes are the new name's.
+            let copy = name.as_bytes().to_vec();
+            if let Some(at) = new_name_in(&copy, &fields) {
+                assert_eq!(&copy[at as usize..], tail, "{name}");
+            }
+        }
+    }
+
     fn fields_agree(name: &[u8]) -> bool {
         let shown = String::from_utf8_lossy(name);
         let annotation = parse_annotation(name);
