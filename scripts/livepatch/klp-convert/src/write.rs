@@ -99,10 +99,13 @@ pub(crate) struct Layout<'a, 'data> {
     owned: Vec<Vec<u8>>,
     /// Per input section: the range of `plan.moves` that leave it.
     leaving: Vec<(u32, u32)>,
-    /// `plan.moves` indices grouped by destination, in plan order, and
-    /// where each destination's group starts (one more for the end).
-    by_dest: Vec<u32>,
-    dest_start: Vec<u32>,
+    /// The relocation sections entries leave, grouped by the section
+    /// they relocate (a destination's target), in section order, and
+    /// where each target's group starts (one more for the end): a
+    /// destination's moves are found in its target's sources, not in a
+    /// list of their own as long as the moves.
+    sources: Vec<u32>,
+    source_start: Vec<u32>,
     /// Size of one RELA entry, one symbol, one section header.
     rela_size: usize,
     sym_size: usize,
@@ -172,22 +175,26 @@ impl<'a, 'data> Layout<'a, 'data> {
         let mut leaving = vec![(0u32, 0u32); n];
         let mut dest_start = vec![0u32; plan.dests.len() + 1];
         let mut last: Option<(u32, u32)> = None;
-        let mut relocs = (u32::MAX, 0usize);
+        let mut relocs = (u32::MAX, 0usize, None);
         for (i, m) in plan.moves.iter().enumerate() {
             let ordered = match last {
                 Some((from, entry)) => (m.from, m.entry) > (from, entry),
                 None => true,
             };
             if m.from != relocs.0 {
-                let len = module
-                    .section(m.from as usize)
-                    .map_or(0, |s| s.relocs.len());
-                relocs = (m.from, len);
+                let from = module.section(m.from as usize);
+                let len = from.map_or(0, |s| s.relocs.len());
+                relocs = (m.from, len, from.map(|s| s.info as usize));
             }
             let count = (m.dest as usize)
                 .checked_add(1)
                 .and_then(|k| dest_start.get_mut(k));
-            let valid = ordered && (m.entry as usize) < relocs.1 && count.is_some();
+            // A destination is for the section its moves' source relocates.
+            let target = plan.dests.get(m.dest as usize).map(|d| d.target);
+            let valid = ordered
+                && (m.entry as usize) < relocs.1
+                && count.is_some()
+                && target.is_some_and(|t| Some(t) == relocs.2);
             let (Some(count), true) = (count, valid) else {
                 return Err(build_error(format!(
                     "internal error: move {i} of the plan is out of order or out of range"
@@ -203,16 +210,33 @@ impl<'a, 'data> Layout<'a, 'data> {
             last = Some((m.from, m.entry));
         }
 
-        // Moves grouped by destination (a counting sort, stable).
         for i in 1..dest_start.len() {
             dest_start[i] += dest_start[i - 1];
         }
-        let mut fill = dest_start.clone();
-        let mut by_dest = vec![0u32; plan.moves.len()];
-        for (i, m) in plan.moves.iter().enumerate() {
-            if let Some(f) = fill.get_mut(m.dest as usize) {
-                if let Some(slot) = by_dest.get_mut(*f as usize) {
-                    *slot = i as u32;
+        // The sections entries leave, by target (a counting sort, stable).
+        let mut source_start = vec![0u32; n + 1];
+        let leaves = |s: &&Section<'_>| leaving.get(s.index).is_some_and(|r| r.1 > r.0);
+        let targets = || {
+            module
+                .sections
+                .iter()
+                .filter(leaves)
+                .map(|s| s.info as usize)
+        };
+        for t in targets() {
+            if let Some(c) = source_start.get_mut(t + 1) {
+                *c += 1;
+            }
+        }
+        for i in 1..source_start.len() {
+            source_start[i] += source_start[i - 1];
+        }
+        let mut fill = source_start.clone();
+        let mut sources = vec![0u32; source_start.last().copied().unwrap_or(0) as usize];
+        for s in module.sections.iter().filter(leaves) {
+            if let Some(f) = fill.get_mut(s.info as usize) {
+                if let Some(slot) = sources.get_mut(*f as usize) {
+                    *slot = s.index as u32;
                 }
                 *f += 1;
             }
@@ -549,8 +573,8 @@ impl<'a, 'data> Layout<'a, 'data> {
             appended,
             owned,
             leaving,
-            by_dest,
-            dest_start,
+            sources,
+            source_start,
             rela_size,
             sym_size,
             shdr_size,
@@ -624,15 +648,19 @@ impl<'a, 'data> Layout<'a, 'data> {
             .unwrap_or_default()
     }
 
-    /// The moves to destination `dest`, in plan order.
+    /// The moves to destination `dest`, in plan order: those of the
+    /// sections that leave its target for it.
     fn arriving(&self, dest: usize) -> impl Iterator<Item = &'a crate::convert::Move> + '_ {
-        let start = self.dest_start.get(dest).copied().unwrap_or(0) as usize;
-        let end = self.dest_start.get(dest + 1).copied().unwrap_or(0) as usize;
-        self.by_dest
+        let target = self.plan.dests.get(dest).map_or(usize::MAX, |d| d.target);
+        let start = self.source_start.get(target).copied().unwrap_or(0) as usize;
+        let end = self.source_start.get(target + 1).copied().unwrap_or(0) as usize;
+        let dest = u32::try_from(dest).unwrap_or(u32::MAX);
+        self.sources
             .get(start..end)
             .unwrap_or_default()
             .iter()
-            .filter_map(|i| self.plan.moves.get(*i as usize))
+            .flat_map(|s| self.leaving(*s as usize))
+            .filter(move |m| m.dest == dest)
     }
 
     /// True if symbol `sym` is renamed.
@@ -1360,6 +1388,14 @@ mod tests {
         assert!(e.contains("move 3 of the plan"), "{e}");
         let e = wrong(0, &|mv| mv.dest = p.dests.len() as u32);
         assert!(e.contains("move 0 of the plan"), "{e}");
+        // A destination for another section than its source relocates.
+        let mut other = plan(&m);
+        let mut dest = other.dests[0].clone();
+        dest.target += 1;
+        other.dests.push(dest);
+        other.moves[1].dest = 1;
+        let e = layout(&data, &m, &other).err().map(|e| e.to_string());
+        assert!(e.is_some_and(|e| e.contains("move 1 of the plan")));
     }
 
     /// A plan that moves a relocation against a symbol it does not rename
