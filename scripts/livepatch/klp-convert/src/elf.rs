@@ -15,7 +15,7 @@ use std::mem::MaybeUninit;
 use std::num::NonZeroU32;
 
 use object::elf;
-use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader, Sym as _};
+use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader, SectionTable, Sym as _};
 use object::{Endianness, ReadRef};
 
 use crate::error::ReadError;
@@ -382,7 +382,7 @@ impl<'data> Module<'data> {
     /// Parse `data` as an ELF file of either class and byte order, with
     /// every section's contents.
     pub fn parse(data: &'data [u8]) -> Result<Self, ReadError> {
-        read(data, Contents::All)
+        read(data, Contents::All, Some(data))
     }
 
     /// Parse the section headers and the symbol table of the ELF file
@@ -390,7 +390,7 @@ impl<'data> Module<'data> {
     /// only the symbol table, its string table and .modinfo are read, and
     /// no relocations.
     pub fn parse_symbols<R: ReadRef<'data>>(data: R) -> Result<Self, ReadError> {
-        read(data, Contents::Symbols)
+        read(data, Contents::Symbols, None)
     }
 
     /// The section with header index `index`.
@@ -461,13 +461,19 @@ impl<'data> Module<'data> {
     }
 }
 
-fn read<'data, R: ReadRef<'data>>(data: R, contents: Contents) -> Result<Module<'data>, ReadError> {
+/// Read `data` as [`Module`]; `bytes`, if the file is in memory: its
+/// section headers are then read in parts side by side.
+fn read<'data, R: ReadRef<'data>>(
+    data: R,
+    contents: Contents,
+    bytes: Option<&'data [u8]>,
+) -> Result<Module<'data>, ReadError> {
     match object::FileKind::parse(data) {
         Ok(object::FileKind::Elf32) => {
-            read_class::<elf::FileHeader32<Endianness>, R>(data, contents)
+            read_class::<elf::FileHeader32<Endianness>, R>(data, contents, bytes)
         }
         Ok(object::FileKind::Elf64) => {
-            read_class::<elf::FileHeader64<Endianness>, R>(data, contents)
+            read_class::<elf::FileHeader64<Endianness>, R>(data, contents, bytes)
         }
         _ => Err(ReadError::new("not an ELF file")),
     }
@@ -626,10 +632,131 @@ where
     Ok(symbols)
 }
 
-fn read_class<'data, Elf, R>(data: R, contents: Contents) -> Result<Module<'data>, ReadError>
+/// How [`read_class`] reads a section header.
+struct Read {
+    endian: Endianness,
+    mips64el: bool,
+    contents: Contents,
+    /// The symbol table, its string table and SHT_SYMTAB_SHNDX section.
+    tables: (usize, usize, usize),
+}
+
+impl Read {
+    /// Section `index`, whose header is `shdr`, of `table`.
+    fn section<'data, Elf, R>(
+        &self,
+        table: &SectionTable<'data, Elf, R>,
+        index: usize,
+        shdr: &'data Elf::SectionHeader,
+        data: R,
+    ) -> Result<Section<'data>, ReadError>
+    where
+        Elf: FileHeader<Endian = Endianness>,
+        R: ReadRef<'data>,
+    {
+        let (endian, mips64el, contents) = (self.endian, self.mips64el, self.contents);
+        let (symtab_index, strtab_index, shndx_index) = self.tables;
+        let name = table.section_name(endian, shdr)?;
+        let sh_type = shdr.sh_type(endian);
+        let wanted = contents == Contents::All
+            || (index != 0
+                && (index == symtab_index
+                    || index == strtab_index
+                    || index == shndx_index
+                    || name == b".modinfo"));
+        let contents_of = if sh_type == elf::SHT_NOBITS || !wanted {
+            None
+        } else {
+            Some(shdr.data(endian, data).map_err(|_| {
+                ReadError::new(format!(
+                    "section {}: contents lie outside the file",
+                    crate::error::escape_bytes(name)
+                ))
+            })?)
+        };
+        let relocs = if contents == Contents::All {
+            Relocs {
+                table: relocs::<Elf, R>(shdr, endian, data)?,
+                endian,
+                mips64el,
+            }
+        } else {
+            Relocs::EMPTY
+        };
+        Ok(Section {
+            index,
+            name,
+            name_offset: shdr.sh_name(endian),
+            sh_type: sh_type.0,
+            flags: shdr.sh_flags(endian).0,
+            addr: shdr.sh_addr(endian).into(),
+            offset: shdr.sh_offset(endian).into(),
+            link: shdr.sh_link(endian),
+            info: shdr.sh_info(endian),
+            addralign: shdr.sh_addralign(endian).into(),
+            entsize: shdr.sh_entsize(endian).into(),
+            size: shdr.sh_size(endian).into(),
+            data: contents_of,
+            relocs,
+        })
+    }
+}
+
+/// The sections of `table`, read from `bytes` in parts side by side if
+/// there are twice [`crate::par::MIN_SPLIT_SECTIONS`] or more, each part
+/// filling its piece of the vector in place.
+fn read_sections<'data, Elf>(
+    table: &SectionTable<'data, Elf, &'data [u8]>,
+    bytes: &'data [u8],
+    read: &Read,
+) -> Result<Vec<Section<'data>>, ReadError>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    Elf::SectionHeader: Sync,
+{
+    let headers = table.iter().as_slice();
+    let parts = crate::par::parts(headers.len(), crate::par::MIN_SPLIT_SECTIONS);
+    let size = headers.len().div_ceil(parts).max(1);
+    let mut sections: Vec<Section<'data>> = Vec::with_capacity(headers.len());
+    let pieces: Vec<_> = sections
+        .spare_capacity_mut()
+        .chunks_mut(size)
+        .zip(headers.chunks(size))
+        .enumerate()
+        .map(|(i, (mine, headers))| (mine, headers, i * size))
+        .collect();
+    let read = crate::par::each(parts > 1, pieces, |(mine, headers, base)| {
+        let mut n = 0;
+        for (i, (slot, shdr)) in mine.iter_mut().zip(headers).enumerate() {
+            slot.write(read.section(table, base + i, shdr, bytes)?);
+            n += 1;
+        }
+        Ok::<usize, ReadError>(n)
+    });
+    let mut n = 0;
+    for part in read {
+        n += part?;
+    }
+    if n != headers.len() {
+        return Err(ReadError::new("internal error: sections left unread"));
+    }
+    // SAFETY: the pieces are consecutive chunks of the spare capacity,
+    // each at least as long as its piece of the headers, and each part
+    // initialized the slots at the start of its piece, one for each of
+    // its headers: the first headers.len() slots in all.
+    unsafe { sections.set_len(n) };
+    Ok(sections)
+}
+
+fn read_class<'data, Elf, R>(
+    data: R,
+    contents: Contents,
+    bytes: Option<&'data [u8]>,
+) -> Result<Module<'data>, ReadError>
 where
     Elf: FileHeader<Endian = Endianness>,
     Elf::Sym: Sync,
+    Elf::SectionHeader: Sync,
     R: ReadRef<'data>,
 {
     let header = Elf::parse(data)?;
@@ -662,52 +789,23 @@ where
     let symtab_index = symtab.section().0;
     let strtab_index = symtab.string_section().0;
     let shndx_index = symtab.shndx_section().0;
-    let mut sections = Vec::with_capacity(table.len());
-    for (index, shdr) in table.enumerate() {
-        let name = table.section_name(endian, shdr)?;
-        let sh_type = shdr.sh_type(endian);
-        let wanted = contents == Contents::All
-            || (index.0 != 0
-                && (index.0 == symtab_index
-                    || index.0 == strtab_index
-                    || index.0 == shndx_index
-                    || name == b".modinfo"));
-        let contents_of = if sh_type == elf::SHT_NOBITS || !wanted {
-            None
-        } else {
-            Some(shdr.data(endian, data).map_err(|_| {
-                ReadError::new(format!(
-                    "section {}: contents lie outside the file",
-                    crate::error::escape_bytes(name)
-                ))
-            })?)
-        };
-        let relocs = if contents == Contents::All {
-            Relocs {
-                table: relocs::<Elf, R>(shdr, endian, data)?,
-                endian,
-                mips64el,
+    let read = Read {
+        endian,
+        mips64el,
+        contents,
+        tables: (symtab_index, strtab_index, shndx_index),
+    };
+    let sections = match bytes {
+        // The same headers, read from the bytes, which threads can share.
+        Some(bytes) => read_sections(&header.sections(endian, bytes)?, bytes, &read)?,
+        None => {
+            let mut sections = Vec::with_capacity(table.len());
+            for (index, shdr) in table.enumerate() {
+                sections.push(read.section(&table, index.0, shdr, data)?);
             }
-        } else {
-            Relocs::EMPTY
-        };
-        sections.push(Section {
-            index: index.0,
-            name,
-            name_offset: shdr.sh_name(endian),
-            sh_type: sh_type.0,
-            flags: shdr.sh_flags(endian).0,
-            addr: shdr.sh_addr(endian).into(),
-            offset: shdr.sh_offset(endian).into(),
-            link: shdr.sh_link(endian),
-            info: shdr.sh_info(endian),
-            addralign: shdr.sh_addralign(endian).into(),
-            entsize: shdr.sh_entsize(endian).into(),
-            size: shdr.sh_size(endian).into(),
-            data: contents_of,
-            relocs,
-        });
-    }
+            sections
+        }
+    };
 
     Ok(Module {
         is_64: header.is_type_64(),
