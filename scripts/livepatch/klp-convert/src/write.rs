@@ -148,6 +148,29 @@ fn get(buf: &[u8], at: usize, len: usize, big_endian: bool) -> u64 {
     crate::elf::uint_at(buf, at, len, big_endian).unwrap_or(0)
 }
 
+/// The steps of [`Layout::new`] that run side by side.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Moves,
+    Symbols,
+    Names,
+}
+
+/// Per input section, the range of `plan.moves` that leave it; per
+/// destination, at its index + 1, how many moves go to it.
+type Leaving = (Vec<(u32, u32)>, Vec<u32>);
+
+/// The string tables that grow, what each gets, and the offset of each
+/// new section's name.
+type NewNames = (Vec<usize>, Vec<Vec<u8>>, Vec<u32>);
+
+/// What each [`Step`] made.
+enum Done {
+    Moves(Result<Leaving, Error>),
+    Symbols(Result<Vec<u32>, Error>, Result<u64, Error>),
+    Names(Result<NewNames, Error>),
+}
+
 impl<'a, 'data> Layout<'a, 'data> {
     /// Lay out the conversion of `data` (parsed as `module`) by `plan`.
     pub(crate) fn new(
@@ -169,46 +192,32 @@ impl<'a, 'data> Layout<'a, 'data> {
             return Err(build_error("the file has no section headers".into()));
         }
 
-        // Which entries leave which section, in file order, and how many
-        // go to each destination. Moves come in runs from one section:
-        // its entry count is looked up once per run.
-        let mut leaving = vec![(0u32, 0u32); n];
-        let mut dest_start = vec![0u32; plan.dests.len() + 1];
-        let mut last: Option<(u32, u32)> = None;
-        let mut relocs = (u32::MAX, 0usize, None);
-        for (i, m) in plan.moves.iter().enumerate() {
-            let ordered = match last {
-                Some((from, entry)) => (m.from, m.entry) > (from, entry),
-                None => true,
-            };
-            if m.from != relocs.0 {
-                let from = module.section(m.from as usize);
-                let len = from.map_or(0, |s| s.relocs.len());
-                relocs = (m.from, len, from.map(|s| s.info as usize));
+        // Three steps that need nothing of each other, side by side in a
+        // large conversion: the moves, the symbols, the new sections'
+        // names.
+        let large = plan.moves.len() + module.symbols.len() >= 2 * crate::par::MIN_SPLIT;
+        let steps = [Step::Moves, Step::Symbols, Step::Names];
+        let mut done = crate::par::each(large, steps.to_vec(), |step| match step {
+            Step::Moves => Done::Moves(Self::moves(module, plan)),
+            Step::Symbols => {
+                let renamed = Self::renamed(module, plan);
+                let size = renamed
+                    .as_ref()
+                    .map_or(Ok(0), |r| Self::strtab_size(module, plan, r));
+                Done::Symbols(renamed, size)
             }
-            let count = (m.dest as usize)
-                .checked_add(1)
-                .and_then(|k| dest_start.get_mut(k));
-            // A destination is for the section its moves' source relocates.
-            let target = plan.dests.get(m.dest as usize).map(|d| d.target);
-            let valid = ordered
-                && (m.entry as usize) < relocs.1
-                && count.is_some()
-                && target.is_some_and(|t| Some(t) == relocs.2);
-            let (Some(count), true) = (count, valid) else {
-                return Err(build_error(format!(
-                    "internal error: move {i} of the plan is out of order or out of range"
-                )));
-            };
-            *count += 1;
-            if let Some(r) = leaving.get_mut(m.from as usize) {
-                if r.1 == 0 {
-                    r.0 = i as u32;
-                }
-                r.1 = i as u32 + 1;
-            }
-            last = Some((m.from, m.entry));
-        }
+            Step::Names => Done::Names(Self::dest_names(module, plan)),
+        })
+        .into_iter();
+        let (Some(Done::Moves(moves)), Some(Done::Symbols(renamed, strtab_size))) =
+            (done.next(), done.next())
+        else {
+            return Err(build_error("internal error: a step of the layout".into()));
+        };
+        let Some(Done::Names(dest_names)) = done.next() else {
+            return Err(build_error("internal error: a step of the layout".into()));
+        };
+        let (leaving, mut dest_start) = moves?;
 
         for i in 1..dest_start.len() {
             dest_start[i] += dest_start[i - 1];
@@ -274,19 +283,7 @@ impl<'a, 'data> Layout<'a, 'data> {
             }
         };
 
-        // Renamed symbols and the string tables that grow.
-        let mut renamed = vec![GONE; module.symbols.len()];
-        for (i, change) in plan.symbols.iter().enumerate() {
-            match renamed.get_mut(change.index) {
-                Some(r) => *r = i as u32,
-                None => {
-                    return Err(build_error(format!(
-                        "internal error: no symbol with index {}",
-                        change.index
-                    )))
-                }
-            }
-        }
+        let renamed = renamed?;
         // Every symbol's section must stay, under its new index.
         for (sym, r) in module.symbols.iter().zip(&renamed) {
             let Some(section) = sym.section.filter(|_| *r == GONE) else {
@@ -294,85 +291,12 @@ impl<'a, 'data> Layout<'a, 'data> {
             };
             renumber(&|| format!("symbol {}", sym.display_name()), section.get())?;
         }
-        let symtab = module.section(module.symtab).filter(|_| module.symtab != 0);
-        let strtab_index = symtab.map(|s| s.link as usize);
-        let mut tables: Vec<usize> = Vec::new();
-        let mut appended: Vec<Vec<u8>> = Vec::new();
-        let string_table = |index: usize, what: &str| -> Result<&Section<'data>, Error> {
-            module
-                .section(index)
-                .filter(|s| index != 0 && s.sh_type == elf::SHT_STRTAB.0 && s.data.is_some())
-                .ok_or_else(|| {
-                    build_error(format!(
-                        "the {what} (section {index}) is not a string table with contents"
-                    ))
-                })
-        };
-        // A name added to string table `index` by `name`.
-        let mut append =
-            |index: usize, name: &dyn Fn(&mut Vec<u8>), what: &str| -> Result<u32, Error> {
-                let table = string_table(index, what)?;
-                let k = match tables.iter().position(|t| *t == index) {
-                    Some(k) => k,
-                    None => {
-                        tables.push(index);
-                        appended.push(Vec::new());
-                        tables.len() - 1
-                    }
-                };
-                let buf = appended
-                    .get_mut(k)
-                    .ok_or_else(|| build_error("append".into()))?;
-                let offset = table.size.saturating_add(buf.len() as u64);
-                let offset = u32::try_from(offset)
-                    .map_err(|_| build_error(format!("the {what} would exceed 4 GiB")))?;
-                name(buf);
-                buf.push(0);
-                Ok(offset)
-            };
-        // The symbol string table is written anew: a NUL, then every
-        // symbol's name in symbol table order, so that it holds no
-        // annotated name and depends on the final names only (an inferred
-        // annotation and its explicit twin give the same bytes).
-        let strtab_size = if plan.symbols.is_empty() {
-            0
-        } else {
-            let index = strtab_index.ok_or_else(|| build_error("no symbol table".into()))?;
-            string_table(index, "symbol string table")?;
-            if index == module.shstrndx {
-                return Err(build_error(
-                    "the symbol and section names share one string table; klp-convert \
-                     writes them apart"
-                        .into(),
-                ));
-            }
-            let mut size = 1u64;
-            for (sym, r) in module.symbols.iter().zip(&renamed) {
-                let len = match plan.symbols.get(*r as usize) {
-                    Some(change) => {
-                        names::SYMBOL_PREFIX.len() + plan.new_name_tail(module, change).len()
-                    }
-                    None => sym.name.len(),
-                };
-                if len > 0 {
-                    size += len as u64 + 1;
-                }
-            }
-            if u32::try_from(size).is_err() {
-                return Err(build_error(
-                    "the symbol string table would exceed 4 GiB".into(),
-                ));
-            }
-            size
-        };
-        let mut dest_names = Vec::with_capacity(plan.dests.len());
-        for d in plan.dests.iter().filter(|d| d.existing.is_none()) {
-            dest_names.push(append(
-                module.shstrndx,
-                &|buf| plan.push_dest_name(module, d, buf),
-                "section name string table",
-            )?);
-        }
+        let strtab_size = strtab_size?;
+        let strtab_index = module
+            .section(module.symtab)
+            .filter(|_| module.symtab != 0)
+            .map(|s| s.link as usize);
+        let (tables, appended, dest_names) = dest_names?;
 
         // The destination that extends each existing section.
         let mut extends = vec![GONE; n];
@@ -581,6 +505,167 @@ impl<'a, 'data> Layout<'a, 'data> {
             shoff,
             size,
         })
+    }
+
+    /// Which entries leave which section, in file order, and how many go
+    /// to each destination (at the destination's index + 1). Moves come
+    /// in runs from one section: its entry count is looked up once per
+    /// run.
+    fn moves(module: &Module<'_>, plan: &Plan) -> Result<Leaving, Error> {
+        let mut leaving = vec![(0u32, 0u32); module.sections.len()];
+        let mut dest_start = vec![0u32; plan.dests.len() + 1];
+        let mut last: Option<(u32, u32)> = None;
+        let mut relocs = (u32::MAX, 0usize, None);
+        for (i, m) in plan.moves.iter().enumerate() {
+            let ordered = match last {
+                Some((from, entry)) => (m.from, m.entry) > (from, entry),
+                None => true,
+            };
+            if m.from != relocs.0 {
+                let from = module.section(m.from as usize);
+                let len = from.map_or(0, |s| s.relocs.len());
+                relocs = (m.from, len, from.map(|s| s.info as usize));
+            }
+            let count = (m.dest as usize)
+                .checked_add(1)
+                .and_then(|k| dest_start.get_mut(k));
+            // A destination is for the section its moves' source relocates.
+            let target = plan.dests.get(m.dest as usize).map(|d| d.target);
+            let valid = ordered
+                && (m.entry as usize) < relocs.1
+                && count.is_some()
+                && target.is_some_and(|t| Some(t) == relocs.2);
+            let (Some(count), true) = (count, valid) else {
+                return Err(build_error(format!(
+                    "internal error: move {i} of the plan is out of order or out of range"
+                )));
+            };
+            *count += 1;
+            if let Some(r) = leaving.get_mut(m.from as usize) {
+                if r.1 == 0 {
+                    r.0 = i as u32;
+                }
+                r.1 = i as u32 + 1;
+            }
+            last = Some((m.from, m.entry));
+        }
+
+        Ok((leaving, dest_start))
+    }
+
+    /// Per symbol: its index in `plan.symbols`, or [`GONE`].
+    fn renamed(module: &Module<'_>, plan: &Plan) -> Result<Vec<u32>, Error> {
+        let mut renamed = vec![GONE; module.symbols.len()];
+        for (i, change) in plan.symbols.iter().enumerate() {
+            match renamed.get_mut(change.index) {
+                Some(r) => *r = i as u32,
+                None => {
+                    return Err(build_error(format!(
+                        "internal error: no symbol with index {}",
+                        change.index
+                    )))
+                }
+            }
+        }
+        Ok(renamed)
+    }
+
+    /// String table `index` of `module`, or why it cannot be one.
+    fn string_table<'m, 'd>(
+        module: &'m Module<'d>,
+        index: usize,
+        what: &str,
+    ) -> Result<&'m Section<'d>, Error> {
+        module
+            .section(index)
+            .filter(|s| index != 0 && s.sh_type == elf::SHT_STRTAB.0 && s.data.is_some())
+            .ok_or_else(|| {
+                build_error(format!(
+                    "the {what} (section {index}) is not a string table with contents"
+                ))
+            })
+    }
+
+    /// The size of the symbol string table, written anew: a NUL, then
+    /// every symbol's name in symbol table order, so that it holds no
+    /// annotated name and depends on the final names only (an inferred
+    /// annotation and its explicit twin give the same bytes); 0 if no
+    /// symbol is renamed.
+    fn strtab_size(module: &Module<'_>, plan: &Plan, renamed: &[u32]) -> Result<u64, Error> {
+        if plan.symbols.is_empty() {
+            return Ok(0);
+        }
+        let index = module
+            .section(module.symtab)
+            .filter(|_| module.symtab != 0)
+            .map(|s| s.link as usize)
+            .ok_or_else(|| build_error("no symbol table".into()))?;
+        Self::string_table(module, index, "symbol string table")?;
+        if index == module.shstrndx {
+            return Err(build_error(
+                "the symbol and section names share one string table; klp-convert \
+                 writes them apart"
+                    .into(),
+            ));
+        }
+        let mut size = 1u64;
+        for (sym, r) in module.symbols.iter().zip(renamed) {
+            let len = match plan.symbols.get(*r as usize) {
+                Some(change) => {
+                    names::SYMBOL_PREFIX.len() + plan.new_name_tail(module, change).len()
+                }
+                None => sym.name.len(),
+            };
+            if len > 0 {
+                size += len as u64 + 1;
+            }
+        }
+        if u32::try_from(size).is_err() {
+            return Err(build_error(
+                "the symbol string table would exceed 4 GiB".into(),
+            ));
+        }
+        Ok(size)
+    }
+
+    /// The names of the new livepatch relocation sections, appended to the
+    /// section name string table: the tables that grow, what each gets,
+    /// and each name's offset.
+    fn dest_names(module: &Module<'_>, plan: &Plan) -> Result<NewNames, Error> {
+        let mut tables: Vec<usize> = Vec::new();
+        let mut appended: Vec<Vec<u8>> = Vec::new();
+        // A name added to string table `index` by `name`.
+        let mut append =
+            |index: usize, name: &dyn Fn(&mut Vec<u8>), what: &str| -> Result<u32, Error> {
+                let table = Self::string_table(module, index, what)?;
+                let k = match tables.iter().position(|t| *t == index) {
+                    Some(k) => k,
+                    None => {
+                        tables.push(index);
+                        appended.push(Vec::new());
+                        tables.len() - 1
+                    }
+                };
+                let buf = appended
+                    .get_mut(k)
+                    .ok_or_else(|| build_error("append".into()))?;
+                let offset = table.size.saturating_add(buf.len() as u64);
+                let offset = u32::try_from(offset)
+                    .map_err(|_| build_error(format!("the {what} would exceed 4 GiB")))?;
+                name(buf);
+                buf.push(0);
+                Ok(offset)
+            };
+        let mut dest_names = Vec::with_capacity(plan.dests.len());
+        for d in plan.dests.iter().filter(|d| d.existing.is_none()) {
+            dest_names.push(append(
+                module.shstrndx,
+                &|buf| plan.push_dest_name(module, d, buf),
+                "section name string table",
+            )?);
+        }
+
+        Ok((tables, appended, dest_names))
     }
 
     /// The sh_flags, sh_addr, sh_addralign and sh_entsize of `s`: those of
