@@ -289,6 +289,35 @@ impl Annotated {
         }
     }
 
+    /// Append `part`, annotated on its own (its `of` unused) from symbols
+    /// after this one's, and `part_plan` (its symbols, names and
+    /// problems) to this and `plan`, as if they had been annotated here.
+    fn join(&mut self, plan: &mut Plan, part: Annotated, part_plan: Plan) {
+        let ids: Vec<u32> = part
+            .objects
+            .iter()
+            .map(|o| self.object_id(o.as_bytes()))
+            .collect();
+        for (sym, id) in part.list {
+            if let Some(slot) = self.of.get_mut(sym) {
+                *slot = self.list.len() as u32;
+            }
+            self.list
+                .push((sym, ids.get(id as usize).copied().unwrap_or(id)));
+        }
+        let base = u32::try_from(plan.names.len()).unwrap_or(u32::MAX);
+        plan.symbols
+            .extend(part_plan.symbols.into_iter().map(|mut change| {
+                if let NameAt::Names(start, end) = change.name {
+                    change.name =
+                        NameAt::Names(start.saturating_add(base), end.saturating_add(base));
+                }
+                change
+            }));
+        plan.names.extend_from_slice(&part_plan.names);
+        plan.problems.extend(part_plan.problems);
+    }
+
     /// Add symbol `sym`, converted as `annotation` says, to the list and
     /// to the plan's symbols.
     fn add(&mut self, plan: &mut Plan, sym: usize, old: &[u8], annotation: &Fields<'_>) {
@@ -507,8 +536,24 @@ fn plan_split(
     annotations.list.reserve_exact(annotated.len());
     plan.symbols.reserve_exact(annotated.len());
 
-    // The annotated symbols themselves.
-    annotate(module, resolve, &annotated, &mut annotations, &mut plan);
+    // The annotated symbols themselves: without a map or requests, in
+    // parts side by side, joined in order.
+    let parts = crate::par::parts(annotated.len(), min_split / 8);
+    if resolve.is_none() && extra.is_empty() && parts > 1 {
+        let size = annotated.len().div_ceil(parts);
+        let done = crate::par::each(true, annotated.chunks(size).collect(), |items| {
+            let (mut part, mut part_plan) = (Annotated::default(), Plan::default());
+            part.list.reserve_exact(items.len());
+            part_plan.symbols.reserve_exact(items.len());
+            annotate(module, None, items, &mut part, &mut part_plan);
+            (part, part_plan)
+        });
+        for (part, part_plan) in done {
+            annotations.join(&mut plan, part, part_plan);
+        }
+    } else {
+        annotate(module, resolve, &annotated, &mut annotations, &mut plan);
+    }
     for (sym, _) in &annotations.list {
         if let Some(kind) = kinds.get_mut(*sym) {
             *kind |= KIND_ANNOTATED;

@@ -703,7 +703,7 @@ impl Read {
 }
 
 /// The sections of `table`, read from `bytes` in parts side by side if
-/// there are twice [`crate::par::MIN_SPLIT_SECTIONS`] or more, each part
+/// there are twice [`crate::par::MIN_SPLIT_COSTLY`] or more, each part
 /// filling its piece of the vector in place.
 fn read_sections<'data, Elf>(
     table: &SectionTable<'data, Elf, &'data [u8]>,
@@ -715,7 +715,7 @@ where
     Elf::SectionHeader: Sync,
 {
     let headers = table.iter().as_slice();
-    let parts = crate::par::parts(headers.len(), crate::par::MIN_SPLIT_SECTIONS);
+    let parts = crate::par::parts(headers.len(), crate::par::MIN_SPLIT_COSTLY);
     let size = headers.len().div_ceil(parts).max(1);
     let mut sections: Vec<Section<'data>> = Vec::with_capacity(headers.len());
     let pieces: Vec<_> = sections

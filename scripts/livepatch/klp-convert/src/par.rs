@@ -30,8 +30,9 @@ use crate::sys::{self, Cpus};
 /// and join as it saves.
 pub(crate) const MIN_SPLIT: usize = 8_000;
 
-/// [`MIN_SPLIT`] for section headers: a section costs several symbols.
-pub(crate) const MIN_SPLIT_SECTIONS: usize = 1_000;
+/// [`MIN_SPLIT`] for items that cost several symbols each: section
+/// headers, annotations.
+pub(crate) const MIN_SPLIT_COSTLY: usize = 1_000;
 
 /// Inputs from this size on start the second thread as they are read:
 /// their larger steps split.
