@@ -16,7 +16,8 @@
 //! relocations (to other functions, to exported symbols, to .rodata) with
 //! annotated ones (80% vmlinux, 20% a module), a big .symtab, and a
 //! .rodata string table. Every annotated site holds zero bytes, as the x86_64
-//! module loader requires. The output is deterministic.
+//! module loader requires. The symbols' names are in symbol order, as ld -r
+//! writes them. The output is deterministic.
 
 use std::process::ExitCode;
 
@@ -328,7 +329,69 @@ fn generate(p: &Params) -> Result<Vec<u8>, String> {
 
     let mut out = Vec::new();
     b.write(&mut out).map_err(|e| e.to_string())?;
+    names_in_symbol_order(&mut out)?;
     Ok(out)
+}
+
+/// Rewrite the symbol string table of `elf` with the names in symbol
+/// order, as ld -r writes it: object's writer sorts it for suffix
+/// sharing, which puts consecutive symbols' names megabytes apart in a
+/// large module, where a linked module has them side by side (in
+/// Debian's 6.1 modules, 90% of consecutive symbols have increasing
+/// name offsets, a median 24 bytes apart). The table keeps its place and
+/// size (the names share no suffix), zero-padded.
+fn names_in_symbol_order(elf: &mut [u8]) -> Result<(), String> {
+    use object::read::elf::{FileHeader, SectionHeader};
+    let e = Endianness::Little;
+    let file = &*elf;
+    let header = elf::FileHeader64::<Endianness>::parse(file).map_err(|e| e.to_string())?;
+    let sections = header.sections(e, file).map_err(|e| e.to_string())?;
+    let (symtab, strtab) = sections
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.sh_type(e) == elf::SHT_SYMTAB)
+        .map(|(_, s)| (s, s.sh_link(e) as usize))
+        .ok_or("no symbol table")?;
+    let strtab = sections
+        .section(object::SectionIndex(strtab))
+        .map_err(|e| e.to_string())?;
+    let (sym_at, sym_size) = (symtab.sh_offset(e) as usize, symtab.sh_size(e) as usize);
+    let (str_at, str_size) = (strtab.sh_offset(e) as usize, strtab.sh_size(e) as usize);
+    let old = file
+        .get(str_at..str_at + str_size)
+        .ok_or("string table outside the file")?
+        .to_vec();
+    let mut table = vec![0u8];
+    let mut offsets = Vec::with_capacity(sym_size / 24);
+    for entry in file
+        .get(sym_at..sym_at + sym_size)
+        .ok_or("symbol table outside the file")?
+        .chunks_exact(24)
+    {
+        let at = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]) as usize;
+        let name = old.get(at..).ok_or("name outside the string table")?;
+        let name = &name[..name
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or("unterminated name")?];
+        if name.is_empty() {
+            offsets.push(0u32);
+        } else {
+            offsets.push(table.len() as u32);
+            table.extend_from_slice(name);
+            table.push(0);
+        }
+    }
+    if table.len() > str_size {
+        return Err("the names in symbol order do not fit the string table".into());
+    }
+    table.resize(str_size, 0);
+    elf[str_at..str_at + str_size].copy_from_slice(&table);
+    for (k, offset) in offsets.into_iter().enumerate() {
+        let at = sym_at + k * 24;
+        elf[at..at + 4].copy_from_slice(&offset.to_le_bytes());
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
