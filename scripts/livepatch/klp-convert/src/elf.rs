@@ -82,6 +82,7 @@ impl<'data> Relocs<'data> {
     }
 
     /// Entry `i`, decoded.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<Reloc> {
         let e = self.endian;
         Some(match self.table {
@@ -126,6 +127,7 @@ impl<'data> Relocs<'data> {
     }
 
     /// The symbol of entry `i`, decoded alone.
+    #[inline]
     pub fn sym(&self, i: usize) -> Option<u32> {
         let e = self.endian;
         match self.table {
