@@ -1359,14 +1359,20 @@ pub fn max_output(input: u64) -> u64 {
 mod tests {
     use super::*;
 
-    /// Relocation sections planned in two halves give the plan of one
-    /// pass: destinations shared by both halves (two relocation sections
-    /// for one .text), problems and moves in file order.
+    /// Symbols annotated and relocation sections planned in parts give
+    /// the plan of one pass: objects in order of first use, destinations
+    /// shared by parts (two relocation sections for one .text), problems,
+    /// new names and moves in file order.
     #[test]
     fn halves_join_into_one_plan() {
         const VM: &str = ".klp.sym.rela.vmlinux.vmlinux.a,0";
         const MOD: &str = ".klp.sym.rela.m.m.b,1";
         const LP: &str = ".klp.sym.vmlinux.c,0";
+        // Another object, first used before m; an annotation refused; one
+        // whose new name is made (its position is not in canonical form).
+        const N: &str = ".klp.sym.rela.n.n.d,0";
+        const BAD: &str = ".klp.sym.rela.vmlinux.m.e,0";
+        const MADE: &str = ".klp.sym.rela.n.n.f,01";
         // .text, .text.x, .text again, .data: 4 relocation sections of
         // 3000 entries; the third sees .text's destinations again and has
         // a relocation against a livepatch symbol.
@@ -1390,7 +1396,7 @@ mod tests {
         let relas: Vec<_> = relas.iter().map(|(t, e)| (*t, e.as_slice())).collect();
         let data = crate::testutil::object_with(
             b"livepatch=Y\0",
-            &[VM, MOD, LP, "plain"],
+            &[VM, N, MOD, BAD, MADE, LP, "plain"],
             &[(".text", 4096), (".text.x", 4096), (".data", 4096)],
             &relas,
         );
@@ -1399,10 +1405,16 @@ mod tests {
         let halves = plan_split(&module, None, &[], 1);
         assert!(whole.moves.len() > 6000, "{}", whole.moves.len());
         assert_eq!(whole.dests.len(), 6, "{:?}", whole.dests);
-        assert!(!whole.problems.is_empty());
+        assert_eq!(whole.objects, ["vmlinux", "n", "m"]);
+        assert_eq!(whole.symbols.len(), 4);
+        assert!(!whole.names.is_empty());
+        assert!(messages(&whole).iter().any(|m| m.contains("of module m")));
         assert_eq!(halves.moves, whole.moves);
         assert_eq!(halves.dests, whole.dests);
         assert_eq!(halves.rewrites, whole.rewrites);
+        assert_eq!(halves.objects, whole.objects);
+        assert_eq!(halves.symbols, whole.symbols);
+        assert_eq!(halves.names, whole.names);
         assert_eq!(messages(&halves), messages(&whole));
     }
 
