@@ -10,8 +10,8 @@
 //! section goes and what it holds, and refuses what it cannot write;
 //! [`Layout::emit`] writes the file front to back and verifies as it goes
 //! that nothing annotated is left (to a sink, that is the self-check of a
-//! dry run); [`Layout::emit_file`] writes a large output in two parts side
-//! by side.
+//! dry run); [`Layout::emit_file`] writes a large output in parts made side
+//! by side, written by the calling thread.
 //!
 //! The layout is the one a linker makes: the ELF header, each section's
 //! contents in section order at its alignment, then the section header
