@@ -883,38 +883,21 @@ fn plan_sections<'data>(
 }
 
 /// The KIND_* bits of every symbol, but KIND_ANNOTATED: in parts side
-/// by side if there are twice `min_split` symbols or more, each filling
-/// its piece in place.
+/// by side if there are twice `min_split` symbols or more.
 fn symbol_kinds(module: &Module<'_>, min_split: usize) -> Vec<u8> {
     let symbols = &module.symbols;
     let parts = crate::par::parts(symbols.len(), min_split);
-    if parts < 2 {
-        return symbols.iter().map(symbol_kind).collect();
-    }
-    let size = symbols.len().div_ceil(parts).max(1);
-    let mut kinds: Vec<u8> = Vec::with_capacity(symbols.len());
-    let pieces: Vec<_> = symbols
-        .chunks(size)
-        .zip(kinds.spare_capacity_mut().chunks_mut(size))
-        .collect();
-    let filled: usize = crate::par::each(true, pieces, |(piece, mine)| {
-        for (s, slot) in piece.iter().zip(mine.iter_mut()) {
-            slot.write(symbol_kind(s));
+    let kinds = crate::par::map(true, symbols, parts, |_, part, kinds| {
+        for s in part {
+            kinds.push(symbol_kind(s));
         }
-        piece.len().min(mine.len())
-    })
-    .into_iter()
-    .sum();
-    if filled != symbols.len() {
-        // Not reached: the pieces cover every symbol.
-        return symbols.iter().map(symbol_kind).collect();
+        Ok::<(), ()>(())
+    });
+    match kinds {
+        Ok(Some(kinds)) => kinds,
+        // Not reached: every part pushes a kind for each symbol.
+        _ => symbols.iter().map(symbol_kind).collect(),
     }
-    // SAFETY: the pieces are consecutive chunks of the spare capacity,
-    // each as long as its piece of the symbols but the last, which may be
-    // longer; each part wrote the first slot of its piece for each of its
-    // symbols: the first symbols.len() slots in all.
-    unsafe { kinds.set_len(filled) };
-    kinds
 }
 
 /// The KIND_* bits of a symbol, but KIND_ANNOTATED.

@@ -11,7 +11,6 @@
 //! string table and .modinfo only, so that debug information is never
 //! read).
 
-use std::mem::MaybeUninit;
 use std::num::NonZeroU32;
 
 use object::elf;
@@ -20,6 +19,7 @@ use object::{Endianness, ReadRef};
 
 use crate::error::ReadError;
 use crate::names::Prefix;
+use crate::par::Slots;
 
 /// Section index value of livepatch symbols.
 pub const SHN_LIVEPATCH: u16 = 0xff20;
@@ -509,22 +509,20 @@ where
     })
 }
 
-/// Fills `out` with the symbols `raw`, the first of which is symbol
-/// `first`, their names from `strtab`; the section of an SHN_XINDEX
-/// symbol is left to the caller. How many it filled: all of `out` (as
-/// long as `raw`) unless it fails.
+/// Push to `out` the symbols `raw`, the first of which is symbol `first`,
+/// their names from `strtab`; the section of an SHN_XINDEX symbol is left
+/// to the caller.
 fn fill_symbols<'data, Elf>(
-    out: &mut [MaybeUninit<Symbol<'data>>],
+    out: &mut Slots<'_, Symbol<'data>>,
     raw: &'data [Elf::Sym],
     first: usize,
     strtab: &'data [u8],
     endian: Endianness,
-) -> Result<usize, ReadError>
+) -> Result<(), ReadError>
 where
     Elf: FileHeader<Endian = Endianness>,
 {
-    let mut filled = 0;
-    for (index, (slot, sym)) in out.iter_mut().zip(raw).enumerate() {
+    for (index, sym) in raw.iter().enumerate() {
         let name_offset = sym.st_name(endian);
         let name = strtab
             .get(name_offset as usize..)
@@ -536,7 +534,7 @@ where
                 ))
             })?;
         let shndx = sym.st_shndx(endian);
-        slot.write(Symbol {
+        out.push(Symbol {
             name,
             name_offset,
             shndx: shndx.0,
@@ -546,9 +544,8 @@ where
             other: sym.st_other().0,
             prefix: Prefix::of(name),
         });
-        filled += 1;
     }
-    Ok(filled)
+    Ok(())
 }
 
 /// The `len` (1, 2, 4 or 8) bytes at `at` of `buf`, in the file's byte
@@ -603,35 +600,12 @@ where
     Elf::Sym: Sync,
 {
     let parts = crate::par::parts(raw.len(), min_split);
-    let size = raw.len().div_ceil(parts).max(1);
-    // Each part fills its own piece of the table in place: no copy, no
-    // second table at the peak, and no pass that fills it with blanks
-    // first (its pages are fresh memory, which costs a page fault each:
-    // the parts take theirs side by side).
-    let mut symbols: Vec<Symbol<'data>> = Vec::with_capacity(raw.len());
-    let pieces: Vec<_> = symbols
-        .spare_capacity_mut()
-        .chunks_mut(size)
-        .zip(raw.chunks(size))
-        .enumerate()
-        .map(|(i, (mine, raw))| (mine, raw, i * size))
-        .collect();
-    let filled = crate::par::each(parts > 1, pieces, |(mine, raw, base)| {
-        fill_symbols::<Elf>(mine, raw, base, strtab, endian)
-    });
-    let mut n = 0;
-    for f in filled {
-        n += f?;
-    }
-    if n != raw.len() {
-        return Err(ReadError::new("internal error: symbols left unread"));
-    }
-    // SAFETY: the pieces are consecutive chunks of the spare capacity,
-    // each at least as long as its piece of raw, and each part
-    // initialized the slots at the start of its piece, one for each
-    // symbol of its piece of raw: the first raw.len() slots in all.
-    unsafe { symbols.set_len(n) };
-    Ok(symbols)
+    // Each part fills its own piece of the table in place: no copy, and
+    // no second table at the peak.
+    crate::par::map(true, raw, parts, |first, part, out| {
+        fill_symbols::<Elf>(out, part, first, strtab, endian)
+    })?
+    .ok_or_else(|| ReadError::new("internal error: symbols left unread"))
 }
 
 /// How [`read_class`] reads a section header.
@@ -705,8 +679,7 @@ impl Read {
 }
 
 /// The sections of `table`, read from `bytes` in parts side by side if
-/// there are twice [`crate::par::MIN_SPLIT_COSTLY`] or more, each part
-/// filling its piece of the vector in place.
+/// there are twice [`crate::par::MIN_SPLIT_COSTLY`] or more.
 fn read_sections<'data, Elf>(
     table: &SectionTable<'data, Elf, &'data [u8]>,
     bytes: &'data [u8],
@@ -718,36 +691,13 @@ where
 {
     let headers = table.iter().as_slice();
     let parts = crate::par::parts(headers.len(), crate::par::MIN_SPLIT_COSTLY);
-    let size = headers.len().div_ceil(parts).max(1);
-    let mut sections: Vec<Section<'data>> = Vec::with_capacity(headers.len());
-    let pieces: Vec<_> = sections
-        .spare_capacity_mut()
-        .chunks_mut(size)
-        .zip(headers.chunks(size))
-        .enumerate()
-        .map(|(i, (mine, headers))| (mine, headers, i * size))
-        .collect();
-    let read = crate::par::each(parts > 1, pieces, |(mine, headers, base)| {
-        let mut n = 0;
-        for (i, (slot, shdr)) in mine.iter_mut().zip(headers).enumerate() {
-            slot.write(read.section(table, base + i, shdr, bytes)?);
-            n += 1;
+    crate::par::map(true, headers, parts, |first, part, out| {
+        for (i, shdr) in part.iter().enumerate() {
+            out.push(read.section(table, first + i, shdr, bytes)?);
         }
-        Ok::<usize, ReadError>(n)
-    });
-    let mut n = 0;
-    for part in read {
-        n += part?;
-    }
-    if n != headers.len() {
-        return Err(ReadError::new("internal error: sections left unread"));
-    }
-    // SAFETY: the pieces are consecutive chunks of the spare capacity,
-    // each at least as long as its piece of the headers, and each part
-    // initialized the slots at the start of its piece, one for each of
-    // its headers: the first headers.len() slots in all.
-    unsafe { sections.set_len(n) };
-    Ok(sections)
+        Ok::<(), ReadError>(())
+    })?
+    .ok_or_else(|| ReadError::new("internal error: sections left unread"))
 }
 
 fn read_class<'data, Elf, R>(

@@ -17,6 +17,7 @@
 //! conversion takes; a thread that waits is woken in microseconds.
 
 use std::any::Any;
+use std::mem::MaybeUninit;
 use std::os::unix::thread::{JoinHandleExt, RawPthread};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -263,6 +264,76 @@ where
     each_with(threaded, items, || (), |_, item| work(item))
 }
 
+/// The slots a part of [`map`] fills, front to back.
+pub(crate) struct Slots<'a, T> {
+    slots: &'a mut [MaybeUninit<T>],
+    n: usize,
+}
+
+impl<T> Slots<'_, T> {
+    /// Fill the next slot with `value`; false if there is none left.
+    #[inline]
+    pub(crate) fn push(&mut self, value: T) -> bool {
+        match self.slots.get_mut(self.n) {
+            Some(slot) => {
+                slot.write(value);
+                self.n += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A vector of one result for each of `items`, made in `parts` parts
+/// side by side if `threaded`: `work(first, part, slots)` pushes to
+/// `slots` the results of `part`, the items from index `first` on, in
+/// order. Each part fills its piece of the vector in place: no copy to
+/// join the parts, and no pass that fills the vector first (its pages
+/// are fresh memory, which costs a page fault each: the parts take
+/// theirs side by side). The first error, in the order of the items;
+/// None if a part left a result out.
+pub(crate) fn map<'i, S, T, E, W>(
+    threaded: bool,
+    items: &'i [S],
+    parts: usize,
+    work: W,
+) -> Result<Option<Vec<T>>, E>
+where
+    S: Sync,
+    T: Send,
+    E: Send,
+    W: Fn(usize, &'i [S], &mut Slots<'_, T>) -> Result<(), E> + Sync,
+{
+    let size = items.len().div_ceil(parts.max(1)).max(1);
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    let pieces: Vec<_> = out
+        .spare_capacity_mut()
+        .chunks_mut(size)
+        .zip(items.chunks(size))
+        .enumerate()
+        .map(|(k, (slots, part))| (k * size, part, slots))
+        .collect();
+    let done = each(threaded && parts > 1, pieces, |(first, part, slots)| {
+        let mut slots = Slots { slots, n: 0 };
+        work(first, part, &mut slots).map(|()| slots.n == part.len())
+    });
+    let mut whole = true;
+    for part in done {
+        whole &= part?;
+    }
+    if !whole {
+        return Ok(None);
+    }
+    // SAFETY: the pieces are consecutive chunks of the spare capacity,
+    // as long as the parts of the items but the last, which may be
+    // longer; each part initialized the first slots of its piece, one
+    // for each of its items (Slots::push, counted): the first
+    // items.len() slots in all.
+    unsafe { out.set_len(items.len()) };
+    Ok(Some(out))
+}
+
 /// An item of [`each_with`], then its result.
 enum Slot<T, R> {
     Todo(T),
@@ -384,6 +455,42 @@ mod tests {
         assert!(r.is_err());
         let got = each(true, (0..64).collect::<Vec<u32>>(), |i| i + 1);
         assert_eq!(got, (1..65).collect::<Vec<u32>>());
+    }
+
+    /// map() gives one result an item, in order, in one part or many; the
+    /// first error in the order of the items; None if a part leaves a
+    /// result out.
+    #[test]
+    fn map_fills_in_order() {
+        let items: Vec<u32> = (0..1000).collect();
+        for parts in [1, 2, 7, 16] {
+            let got = map(true, &items, parts, |first, part, out| {
+                for (i, x) in part.iter().enumerate() {
+                    assert_eq!(first + i, *x as usize);
+                    out.push(u64::from(*x) * 3);
+                }
+                Ok::<(), String>(())
+            });
+            let want: Vec<u64> = (0..1000).map(|x| x * 3).collect();
+            assert_eq!(got, Ok(Some(want)), "{parts} parts");
+            let failed = map(true, &items, parts, |first, part, out| {
+                for (i, x) in part.iter().enumerate() {
+                    if *x % 300 == 299 {
+                        return Err(format!("item {}", first + i));
+                    }
+                    out.push(*x);
+                }
+                Ok(())
+            });
+            assert_eq!(failed, Err("item 299".to_string()), "{parts} parts");
+            let short = map(true, &items, parts, |_, part, out| {
+                for x in part.iter().skip(1) {
+                    out.push(*x);
+                }
+                Ok::<(), ()>(())
+            });
+            assert_eq!(short, Ok(None), "{parts} parts");
+        }
     }
 
     #[test]
