@@ -94,6 +94,9 @@ pub(crate) struct Layout<'a, 'data> {
     /// The same as a bit set, small enough to stay in the cache while
     /// the relocations are checked.
     renamed_bits: Vec<u64>,
+    /// The instructions the rewritten relocations change: the section,
+    /// the offset and the new bytes, in that order.
+    insns: Vec<(usize, u64, [u8; 4])>,
     /// Bytes appended to string tables.
     appended: Vec<Vec<u8>>,
     /// Contents made here ([`Content::Owned`]).
@@ -480,6 +483,13 @@ impl<'a, 'data> Layout<'a, 'data> {
             put(&mut header, 50, 2, shstrndx_field, big);
         }
 
+        let mut insns: Vec<(usize, u64, [u8; 4])> = plan
+            .rewrites
+            .iter()
+            .filter_map(|r| Some((r.target, r.offset, r.rewrite.insn?)))
+            .collect();
+        insns.sort_unstable();
+
         let mut renamed_bits = vec![0u64; renamed.len().div_ceil(64)];
         for (i, r) in renamed.iter().enumerate() {
             if let Some(w) = renamed_bits.get_mut(i / 64).filter(|_| *r != GONE) {
@@ -495,6 +505,7 @@ impl<'a, 'data> Layout<'a, 'data> {
             new_index,
             renamed,
             renamed_bits,
+            insns,
             appended,
             owned,
             leaving,
@@ -823,19 +834,19 @@ impl<'a, 'data> Layout<'a, 'data> {
     /// An input section's contents, with the instructions that rewritten
     /// relocations change.
     fn emit_input(&self, w: &mut Sink<'_>, index: usize, data: &[u8]) -> io::Result<()> {
-        let mut patches: Vec<(usize, [u8; 4])> = self
-            .plan
-            .rewrites
-            .iter()
-            .filter(|r| r.target == index)
-            .filter_map(|r| Some((usize::try_from(r.offset).ok()?, r.rewrite.insn?)))
-            .collect();
+        // Found by section, not by a look at every rewrite for every
+        // section: an arm64 module may have thousands of each.
+        let start = self.insns.partition_point(|i| i.0 < index);
+        let end = self.insns.partition_point(|i| i.0 <= index);
+        let patches = self.insns.get(start..end).unwrap_or_default();
         if patches.is_empty() {
             return w.put(data);
         }
-        patches.sort_unstable_by_key(|p| p.0);
         let mut from = 0usize;
-        for (at, insn) in patches {
+        for &(_, at, insn) in patches {
+            let Ok(at) = usize::try_from(at) else {
+                continue;
+            };
             // The architecture read those 4 bytes; two rewrites of one
             // instruction would be the same.
             let (Some(before), Some(end)) = (data.get(from..at), at.checked_add(4)) else {
