@@ -99,7 +99,9 @@ struct Helper {
     kept_off: AtomicUsize,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+/// Lock `m`; a lock whose holder panicked is taken all the same (the
+/// panic reaches the caller on its own).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -359,7 +361,7 @@ where
     let run = || {
         let mut state = None;
         while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = lock(slot);
             if let Slot::Todo(item) = std::mem::replace(&mut *slot, Slot::Taken) {
                 let state = state.get_or_insert_with(&init);
                 *slot = Slot::Done(work(state, item));

@@ -29,6 +29,7 @@ use crate::convert::Plan;
 use crate::elf::{Module, Section, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH};
 use crate::error::Error;
 use crate::names;
+use crate::par::lock;
 
 /// A section that is not in the output (a removed relocation section).
 const GONE: u32 = u32::MAX;
@@ -199,15 +200,19 @@ impl<'a, 'data> Layout<'a, 'data> {
         // Three steps that need nothing of each other, side by side in a
         // large conversion: the moves, the symbols, the new sections'
         // names.
+        let strtab_index = module
+            .section(module.symtab)
+            .filter(|_| module.symtab != 0)
+            .map(|s| s.link as usize);
         let large = plan.moves.len() + module.symbols.len() >= 2 * crate::par::MIN_SPLIT;
-        let steps = [Step::Moves, Step::Symbols, Step::Names];
-        let mut done = crate::par::each(large, steps.to_vec(), |step| match step {
+        let steps = vec![Step::Moves, Step::Symbols, Step::Names];
+        let mut done = crate::par::each(large, steps, |step| match step {
             Step::Moves => Done::Moves(Self::moves(module, plan)),
             Step::Symbols => {
                 let renamed = Self::renamed(module, plan);
                 let size = renamed
                     .as_ref()
-                    .map_or(Ok(0), |r| Self::strtab_size(module, plan, r));
+                    .map_or(Ok(0), |r| Self::strtab_size(module, plan, strtab_index, r));
                 Done::Symbols(renamed, size)
             }
             Step::Names => Done::Names(Self::dest_names(module, plan)),
@@ -229,15 +234,8 @@ impl<'a, 'data> Layout<'a, 'data> {
         // The sections entries leave, by target (a counting sort, stable).
         let mut source_start = vec![0u32; n + 1];
         let leaves = |s: &&Section<'_>| leaving.get(s.index).is_some_and(|r| r.1 > r.0);
-        let targets = || {
-            module
-                .sections
-                .iter()
-                .filter(leaves)
-                .map(|s| s.info as usize)
-        };
-        for t in targets() {
-            if let Some(c) = source_start.get_mut(t + 1) {
+        for s in module.sections.iter().filter(leaves) {
+            if let Some(c) = source_start.get_mut(s.info as usize + 1) {
                 *c += 1;
             }
         }
@@ -296,10 +294,6 @@ impl<'a, 'data> Layout<'a, 'data> {
             renumber(&|| format!("symbol {}", sym.display_name()), section.get())?;
         }
         let strtab_size = strtab_size?;
-        let strtab_index = module
-            .section(module.symtab)
-            .filter(|_| module.symtab != 0)
-            .map(|s| s.link as usize);
         let (tables, appended, dest_names) = dest_names?;
 
         // The destination that extends each existing section.
@@ -598,20 +592,21 @@ impl<'a, 'data> Layout<'a, 'data> {
             })
     }
 
-    /// The size of the symbol string table, written anew: a NUL, then
-    /// every symbol's name in symbol table order, so that it holds no
-    /// annotated name and depends on the final names only (an inferred
-    /// annotation and its explicit twin give the same bytes); 0 if no
-    /// symbol is renamed.
-    fn strtab_size(module: &Module<'_>, plan: &Plan, renamed: &[u32]) -> Result<u64, Error> {
+    /// The size of the symbol string table (section `strtab`), written
+    /// anew: a NUL, then every symbol's name in symbol table order, so
+    /// that it holds no annotated name and depends on the final names
+    /// only (an inferred annotation and its explicit twin give the same
+    /// bytes); 0 if no symbol is renamed.
+    fn strtab_size(
+        module: &Module<'_>,
+        plan: &Plan,
+        strtab: Option<usize>,
+        renamed: &[u32],
+    ) -> Result<u64, Error> {
         if plan.symbols.is_empty() {
             return Ok(0);
         }
-        let index = module
-            .section(module.symtab)
-            .filter(|_| module.symtab != 0)
-            .map(|s| s.link as usize)
-            .ok_or_else(|| build_error("no symbol table".into()))?;
+        let index = strtab.ok_or_else(|| build_error("no symbol table".into()))?;
         Self::string_table(module, index, "symbol string table")?;
         if index == module.shstrndx {
             return Err(build_error(
@@ -960,13 +955,12 @@ impl<'a, 'data> Layout<'a, 'data> {
     /// measured on the benchmark's modules (dev-harness/bench): 30 ns for
     /// a section, 0.4 ns for a byte copied, 15 ns for a relocation entry
     /// that stays, 20 ns for one that moves (looked up in its source
-    /// section), 16 ns for a symbol and 40 ns for its name (read where
-    /// the string table has it, often far from the last).
+    /// section), 16 ns for a symbol and 25 ns for its name.
     fn cost(&self, s: &OutSection) -> u64 {
         let symbols = self.module.symbols.len() as u64;
         let entries = |size: u64| size / self.rela_size.max(1) as u64;
         let work = match s.content {
-            Content::SymbolNames => 400 * symbols,
+            Content::SymbolNames => 250 * symbols,
             Content::Symtab(_) => 160 * symbols,
             Content::Shndx(_) => 20 * symbols,
             Content::Kept(_) => 150 * entries(s.size),
@@ -1300,10 +1294,6 @@ impl Handoff<'_> {
             lock(&self.empty).push(buf);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The self-check found the output wrong: the message, in an io::Error
