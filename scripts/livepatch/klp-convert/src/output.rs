@@ -227,6 +227,7 @@ pub fn write_atomic_file(
             Err(e) => return Err(err("cannot create temporary file", &path, e)),
         }
     };
+    sys::preallocate(&file, size);
     fill(&file)
         .and_then(|()| match file.metadata()?.len() {
             n if n == size => Ok(()),

@@ -37,6 +37,8 @@ extern "C" {
     fn sched_getcpu() -> c_int;
     fn sched_getaffinity(pid: c_int, size: usize, mask: *mut u64) -> c_int;
     fn pthread_setaffinity_np(thread: RawPthread, size: usize, mask: *const u64) -> c_int;
+    #[cfg(target_pointer_width = "64")]
+    fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
 }
 
 /// Whether the architecture has the generic value of MADV_HUGEPAGE
@@ -317,6 +319,31 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadLimitError> 
         });
     }
     Ok(data)
+}
+
+/// FALLOC_FL_KEEP_SIZE.
+#[cfg(target_pointer_width = "64")]
+const FALLOC_FL_KEEP_SIZE: c_int = 1;
+
+/// Reserve the blocks of the first `len` bytes of `file`, new and empty,
+/// which are about to be written, without changing its size: the size
+/// stays what is written. Writing into reserved blocks takes ext4 a
+/// third less time than allocating them page by page (16 MB in 256 KiB
+/// pieces: 2.3 against 3.3 ms here). Only advice: where the file system
+/// or the C library cannot, nothing is reserved, and a real failure
+/// (no space) is met again, and reported, by the writes.
+pub fn preallocate(file: &File, len: u64) {
+    #[cfg(target_pointer_width = "64")]
+    {
+        use std::os::unix::io::AsRawFd;
+        if let Ok(len @ 1..) = i64::try_from(len) {
+            // SAFETY: an open descriptor; the call changes no memory of
+            // ours, and its result is only advice.
+            unsafe { fallocate(file.as_raw_fd(), FALLOC_FL_KEEP_SIZE, 0, len) };
+        }
+    }
+    #[cfg(not(target_pointer_width = "64"))]
+    let _ = (file, len);
 }
 
 /// Swap the files at `a` and `b` atomically (renameat2() with
