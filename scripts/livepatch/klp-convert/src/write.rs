@@ -111,10 +111,9 @@ pub(crate) struct Layout<'a, 'data> {
     /// list of their own as long as the moves.
     sources: Vec<u32>,
     source_start: Vec<u32>,
-    /// Size of one RELA entry, one symbol, one section header.
+    /// Size of one RELA entry and of one symbol.
     rela_size: usize,
     sym_size: usize,
-    shdr_size: usize,
     shoff: u64,
     size: u64,
 }
@@ -132,6 +131,7 @@ fn align_up(value: u64, align: u64) -> Option<u64> {
 
 /// Store the `len` (1, 2, 4 or 8) low bytes of `value` in `buf` at `at`,
 /// in the file's byte order.
+#[inline]
 fn put(buf: &mut [u8], at: usize, len: usize, value: u64, big_endian: bool) {
     let Some(dst) = buf.get_mut(at..at.saturating_add(len)) else {
         return;
@@ -507,7 +507,6 @@ impl<'a, 'data> Layout<'a, 'data> {
             source_start,
             rela_size,
             sym_size,
-            shdr_size,
             shoff,
             size,
         })
@@ -997,10 +996,7 @@ impl<'a, 'data> Layout<'a, 'data> {
         }
         w.pad(self.shoff)?;
         let big = self.module.big_endian;
-        let mut h = [0u8; 64];
         for s in &self.sections {
-            let h = h.get_mut(..self.shdr_size).unwrap_or_default();
-            h.fill(0);
             let (flags, addr, addralign, entsize) = Self::header(self.module, s);
             let fields = [
                 u64::from(s.name),
@@ -1014,11 +1010,13 @@ impl<'a, 'data> Layout<'a, 'data> {
                 addralign,
                 entsize,
             ];
-            let layout = if self.module.is_64 { &SHDR64 } else { &SHDR32 };
-            for ((at, len), value) in layout.iter().zip(fields) {
-                put(h, *at, *len, value, big);
+            // Whole headers of a size known here: each is encoded and
+            // copied without a call.
+            if self.module.is_64 {
+                w.put_fixed(&encode::<64>(&SHDR64, fields, big))?;
+            } else {
+                w.put_fixed(&encode::<40>(&SHDR32, fields, big))?;
             }
-            w.put(h)?;
         }
         Ok(())
     }
@@ -1220,6 +1218,17 @@ impl<'a, 'data> Layout<'a, 'data> {
         }
         Ok(())
     }
+}
+
+/// An `N`-byte structure whose fields, at the offsets and of the sizes in
+/// `layout`, hold `values`.
+#[inline(always)]
+fn encode<const N: usize>(layout: &[(usize, usize); 10], values: [u64; 10], big: bool) -> [u8; N] {
+    let mut out = [0u8; N];
+    for ((at, len), value) in layout.iter().zip(values) {
+        put(&mut out, *at, *len, value, big);
+    }
+    out
 }
 
 /// Offset and size of the fields of a section header, in the order
