@@ -321,6 +321,7 @@ fn modfinal(base: &Options, files: &[PathBuf], out: &mut Out) -> bool {
 }
 
 fn main() -> ExitCode {
+    klp_convert::sys::tune_allocator();
     klp_convert::sys::install_signal_handlers();
     let args: Vec<String> = std::env::args_os()
         .skip(1)

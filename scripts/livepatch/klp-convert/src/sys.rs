@@ -39,6 +39,8 @@ extern "C" {
     fn pthread_setaffinity_np(thread: RawPthread, size: usize, mask: *const u64) -> c_int;
     #[cfg(target_pointer_width = "64")]
     fn fallocate(fd: c_int, mode: c_int, offset: i64, len: i64) -> c_int;
+    #[cfg(target_env = "gnu")]
+    fn mallopt(param: c_int, value: c_int) -> c_int;
 }
 
 /// Whether the architecture has the generic value of MADV_HUGEPAGE
@@ -419,6 +421,30 @@ pub fn install_signal_handlers() {
     }
     // SAFETY: a valid signal number and SIG_IGN.
     unsafe { signal(SIGXFSZ, SIG_IGN) };
+}
+
+/// Tune the C library's allocator for a process that lives a few
+/// milliseconds: blocks below 4 MiB come from its heap, not each from a
+/// mapping of its own, and the heap is not given back while the process
+/// runs. A block freed (a step's scratch vector, the list of annotated
+/// symbols) is then reused by the next instead of being unmapped and
+/// replaced by fresh pages, each a page fault and a page cleared:
+/// interleaved, 81 runs, 100k relocations 7.84 -> 7.50 ms (300k: 14.9 ->
+/// 14.3, 1M: 36.5 -> 34.0), for 0.3 MiB more at the peak. glibc's
+/// M_MMAP_THRESHOLD and M_TRIM_THRESHOLD; other C libraries keep their
+/// defaults.
+pub fn tune_allocator() {
+    #[cfg(target_env = "gnu")]
+    {
+        const M_TRIM_THRESHOLD: c_int = -1;
+        const M_MMAP_THRESHOLD: c_int = -3;
+        // SAFETY: mallopt() only sets allocator parameters, before this
+        // process has made a thread; a value it refuses changes nothing.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 4 << 20);
+            mallopt(M_TRIM_THRESHOLD, 16 << 20);
+        }
+    }
 }
 
 /// A huge page, as transparent huge pages come on every architecture
