@@ -84,6 +84,9 @@ fn is_read_only(section: &Section<'_>) -> bool {
 pub struct SymbolChange {
     /// Symbol table index.
     pub index: usize,
+    /// The object of the `.klp.rela.<obj>.` sections its relocations go
+    /// to: an index into [`Plan::objects`].
+    object: u32,
     /// Where its new name lies after [`names::SYMBOL_PREFIX`].
     name: NameAt,
 }
@@ -255,12 +258,12 @@ impl Plan {
 /// The annotated symbols a plan converts, found once per symbol.
 #[derive(Default)]
 struct Annotated {
-    /// Per symbol table index: an index into `list`, or [`NONE`].
+    /// Per symbol table index: the id of the object of the
+    /// `.klp.rela.<obj>.` sections its relocations go to, or [`NONE`] if
+    /// it is not converted.
     of: Vec<u32>,
-    /// Symbol index and the id of the object of the `.klp.rela.<obj>.`
-    /// sections its relocations go to, in symbol order (as the plan's
-    /// symbols).
-    list: Vec<(usize, u32)>,
+    /// How many are (the plan's symbols, in symbol order).
+    count: usize,
     /// Those objects.
     objects: Vec<String>,
 }
@@ -269,13 +272,12 @@ const NONE: u32 = u32::MAX;
 
 impl Annotated {
     fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.count == 0
     }
 
     /// The object id of an annotated symbol.
     fn get(&self, sym: usize) -> Option<u32> {
-        let i = *self.of.get(sym)?;
-        self.list.get(i as usize).map(|(_, obj)| *obj)
+        self.of.get(sym).copied().filter(|id| *id != NONE)
     }
 
     /// The id of object `obj`, made on its first use.
@@ -289,46 +291,61 @@ impl Annotated {
         }
     }
 
-    /// Append `part`, annotated on its own (its `of` unused) from symbols
-    /// after this one's, and `part_plan` (its symbols, names and
-    /// problems) to this and `plan`, as if they had been annotated here.
-    fn join(&mut self, plan: &mut Plan, part: Annotated, part_plan: Plan) {
-        let ids: Vec<u32> = part
-            .objects
-            .iter()
-            .map(|o| self.object_id(o.as_bytes()))
-            .collect();
-        for (sym, id) in part.list {
-            if let Some(slot) = self.of.get_mut(sym) {
-                *slot = self.list.len() as u32;
-            }
-            self.list
-                .push((sym, ids.get(id as usize).copied().unwrap_or(id)));
+    /// Append `parts`, each annotated on its own (its `of` unused) from
+    /// symbols after the one before's, with their plans (symbols, names
+    /// and problems), to this and `plan`, as if they had been annotated
+    /// here. The symbols move to their places side by side.
+    fn join(&mut self, plan: &mut Plan, parts: Vec<(Annotated, Plan)>) {
+        let mut ids = Vec::with_capacity(parts.len());
+        let mut bases = Vec::with_capacity(parts.len());
+        let mut symbols = Vec::with_capacity(parts.len() + 1);
+        symbols.push(std::mem::take(&mut plan.symbols));
+        for (part, part_plan) in parts {
+            let part_ids: Vec<u32> = part
+                .objects
+                .iter()
+                .map(|o| self.object_id(o.as_bytes()))
+                .collect();
+            ids.push(part_ids);
+            bases.push(u32::try_from(plan.names.len()).unwrap_or(u32::MAX));
+            plan.names.extend_from_slice(&part_plan.names);
+            plan.problems.extend(part_plan.problems);
+            symbols.push(part_plan.symbols);
         }
-        let base = u32::try_from(plan.names.len()).unwrap_or(u32::MAX);
-        plan.symbols
-            .extend(part_plan.symbols.into_iter().map(|mut change| {
-                if let NameAt::Names(start, end) = change.name {
-                    change.name =
-                        NameAt::Names(start.saturating_add(base), end.saturating_add(base));
-                }
-                change
-            }));
-        plan.names.extend_from_slice(&part_plan.names);
-        plan.problems.extend(part_plan.problems);
+        // Part k + 1 of `symbols` is parts[k]'s; the first, the plan's own.
+        plan.symbols = crate::par::concat(true, symbols, |k, mut change| {
+            let Some(k) = k.checked_sub(1) else {
+                return change;
+            };
+            if let Some(id) = ids.get(k).and_then(|ids| ids.get(change.object as usize)) {
+                change.object = *id;
+            }
+            if let NameAt::Names(start, end) = change.name {
+                let base = bases.get(k).copied().unwrap_or(0);
+                change.name = NameAt::Names(start.saturating_add(base), end.saturating_add(base));
+            }
+            change
+        });
+        for change in &plan.symbols {
+            if let Some(slot) = self.of.get_mut(change.index) {
+                *slot = change.object;
+            }
+        }
+        self.count = plan.symbols.len();
     }
 
-    /// Add symbol `sym`, converted as `annotation` says, to the list and
-    /// to the plan's symbols.
+    /// Add symbol `sym`, converted as `annotation` says, to the plan's
+    /// symbols.
     fn add(&mut self, plan: &mut Plan, sym: usize, old: &[u8], annotation: &Fields<'_>) {
-        let id = self.object_id(annotation.rela_object());
+        let object = self.object_id(annotation.rela_object());
         if let Some(slot) = self.of.get_mut(sym) {
-            *slot = self.list.len() as u32;
+            *slot = object;
         }
-        self.list.push((sym, id));
+        self.count += 1;
         if let Some(at) = names::new_name_in(old, annotation) {
             plan.symbols.push(SymbolChange {
                 index: sym,
+                object,
                 name: NameAt::Old(at),
             });
             return;
@@ -346,7 +363,11 @@ impl Annotated {
             }
             _ => NameAt::Names(start as u32, plan.names.len() as u32),
         };
-        plan.symbols.push(SymbolChange { index: sym, name });
+        plan.symbols.push(SymbolChange {
+            index: sym,
+            object,
+            name,
+        });
     }
 }
 
@@ -517,7 +538,11 @@ fn plan_split(
     // One look at every symbol and its name; the loops below visit the
     // few that matter.
     let mut kinds = symbol_kinds(module, min_split);
-    let (mut annotated, mut klp) = (Vec::new(), Vec::new());
+    // Counted first: tens of thousands of annotated symbols would
+    // otherwise be copied as the list grows.
+    let count = |bits: u8| kinds.iter().filter(|k| *k & bits != 0).count();
+    let mut annotated = Vec::with_capacity(count(KIND_ANNOTATION_NAME));
+    let mut klp = Vec::with_capacity(count(KIND_LIVEPATCH | KIND_KLP_NAME));
     for (i, k) in kinds.iter().enumerate() {
         if k & KIND_ANNOTATION_NAME != 0 {
             annotated.push((i, None));
@@ -532,9 +557,6 @@ fn plan_split(
         annotated.sort_by_key(|(i, _)| *i);
         annotated.dedup_by_key(|(i, _)| *i);
     }
-    // Sized exactly: a module may have tens of thousands.
-    annotations.list.reserve_exact(annotated.len());
-    plan.symbols.reserve_exact(annotated.len());
 
     // The annotated symbols themselves: without a map or requests, in
     // parts side by side, joined in order.
@@ -543,19 +565,18 @@ fn plan_split(
         let size = annotated.len().div_ceil(parts);
         let done = crate::par::each(true, annotated.chunks(size).collect(), |items| {
             let (mut part, mut part_plan) = (Annotated::default(), Plan::default());
-            part.list.reserve_exact(items.len());
             part_plan.symbols.reserve_exact(items.len());
             annotate(module, None, items, &mut part, &mut part_plan);
             (part, part_plan)
         });
-        for (part, part_plan) in done {
-            annotations.join(&mut plan, part, part_plan);
-        }
+        annotations.join(&mut plan, done);
     } else {
+        // Sized exactly: a module may have tens of thousands.
+        plan.symbols.reserve_exact(annotated.len());
         annotate(module, resolve, &annotated, &mut annotations, &mut plan);
     }
-    for (sym, _) in &annotations.list {
-        if let Some(kind) = kinds.get_mut(*sym) {
+    for change in &plan.symbols {
+        if let Some(kind) = kinds.get_mut(change.index) {
             *kind |= KIND_ANNOTATED;
         }
     }
@@ -563,17 +584,17 @@ fn plan_split(
     let arch = arch::for_machine(module.machine, module.is_64);
     if !annotations.is_empty() {
         if !module.is_livepatch() {
-            let first = annotations
-                .list
+            let first = plan
+                .symbols
                 .first()
-                .and_then(|(i, _)| module.symbols.get(*i))
+                .and_then(|c| module.symbols.get(c.index))
                 .map(|s| s.display_name())
                 .unwrap_or_default();
             plan.problems.push(
                 Problem::error(format!(
                     "the module carries {} annotated livepatch symbol(s) but no livepatch=Y in \
                      .modinfo; add MODULE_INFO(livepatch, \"Y\")",
-                    annotations.list.len()
+                    annotations.count
                 ))
                 .symbol(first),
             );

@@ -336,6 +336,37 @@ where
     Ok(Some(out))
 }
 
+/// The items of `parts`, in order, in one vector, each as `f(k, item)`
+/// makes it from part `k`'s: each part is moved to its place in the
+/// vector side by side if `threaded` (the vector's pages are fresh
+/// memory, a page fault each: the parts take theirs side by side).
+pub(crate) fn concat<T, F>(threaded: bool, parts: Vec<Vec<T>>, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, T) -> T + Sync,
+{
+    let total = parts.iter().map(Vec::len).sum();
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let mut rest = out.spare_capacity_mut();
+    let mut pieces = Vec::with_capacity(parts.len());
+    for (k, part) in parts.into_iter().enumerate() {
+        let (piece, after) = std::mem::take(&mut rest).split_at_mut(part.len());
+        pieces.push((k, part, piece));
+        rest = after;
+    }
+    each(threaded && pieces.len() > 1, pieces, |(k, part, piece)| {
+        for (slot, item) in piece.iter_mut().zip(part) {
+            slot.write(f(k, item));
+        }
+    });
+    // SAFETY: the pieces are consecutive and as long as the parts, the
+    // first `total` slots in all, and each slot of a piece was written
+    // with an item of its part (zipped, of equal lengths). Had a call of
+    // `f` panicked, `each` would not have returned.
+    unsafe { out.set_len(total) };
+    out
+}
+
 /// An item of [`each_with`], then its result.
 enum Slot<T, R> {
     Todo(T),
@@ -408,6 +439,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concat_keeps_order_either_way() {
+        for threaded in [false, true] {
+            let parts = vec![vec![1, 2, 3], vec![], vec![4], vec![5, 6]];
+            let got = concat(threaded, parts, |k, i| i * 10 + k as u32);
+            assert_eq!(got, [10, 20, 30, 42, 53, 63]);
+            let none: Vec<u32> = concat(threaded, Vec::new(), |_, i| i);
+            assert!(none.is_empty());
+        }
+    }
 
     #[test]
     fn each_keeps_order_either_way() {
