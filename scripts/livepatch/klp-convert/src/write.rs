@@ -922,30 +922,37 @@ impl<'a, 'data> Layout<'a, 'data> {
         if parts < 2 {
             return cuts;
         }
-        // Where a part can start: a section with contents after the
-        // first, with the work before it.
-        let mut starts = Vec::new();
+        let n = parts as u64;
+        let total: u64 = self.sections.iter().map(|s| self.cost(s)).sum();
+        let share = |part: u64| total / n * part + total % n * part / n;
+        let mut push = |cut: (usize, u64)| {
+            if cuts.last().is_some_and(|(last, _)| cut.0 > *last) {
+                cuts.push(cut);
+            }
+        };
+        // One pass over where a part can start (a section with contents
+        // after the first): each share goes to the start before it or the
+        // one after it, whichever is nearer (the one before on a tie).
+        let mut part = 1;
         let mut before = 0u64;
+        let mut last: Option<(u64, (usize, u64))> = None;
         for (k, s) in self.sections.iter().enumerate() {
             if k >= 2 && !matches!(s.content, Content::Empty) {
-                starts.push((before, k, s.offset));
+                while part < n && before >= share(part) {
+                    let want = share(part);
+                    match last {
+                        Some((b, cut)) if want - b <= before - want => push(cut),
+                        _ => push((k, s.offset)),
+                    }
+                    part += 1;
+                }
+                last = Some((before, (k, s.offset)));
             }
             before += self.cost(s);
         }
-        let total = before;
-        for part in 1..parts as u64 {
-            let share = total / parts as u64 * part + total % parts as u64 * part / parts as u64;
-            let i = starts.partition_point(|(b, _, _)| *b < share);
-            let nearest = [i.checked_sub(1), Some(i)]
-                .into_iter()
-                .flatten()
-                .filter_map(|i| starts.get(i))
-                .min_by_key(|(b, _, _)| b.abs_diff(share));
-            if let Some(&(_, k, at)) = nearest {
-                if cuts.last().is_some_and(|(last, _)| k > *last) {
-                    cuts.push((k, at));
-                }
-            }
+        // The shares after the last start.
+        if let Some((_, cut)) = last.filter(|_| part < n) {
+            push(cut);
         }
         cuts
     }
@@ -1642,6 +1649,31 @@ mod tests {
         let costs: Vec<u64> = out.0.sections.iter().map(|s| out.0.cost(s)).collect();
         let total: u64 = costs.iter().sum();
         let largest = costs.iter().copied().max().unwrap_or(0);
+        // Each share's cut is the start nearest it, the one before it on
+        // a tie, as a search of every start finds it.
+        let mut starts = Vec::new();
+        let mut before = 0u64;
+        for (k, s) in out.0.sections.iter().enumerate() {
+            if k >= 2 && !matches!(s.content, Content::Empty) {
+                starts.push((before, (k, s.offset)));
+            }
+            before += costs[k];
+        }
+        for parts in 2..=16u64 {
+            let mut want = vec![(1usize, 0u64)];
+            for part in 1..parts {
+                let share = total / parts * part + total % parts * part / parts;
+                let nearest = starts
+                    .iter()
+                    .min_by_key(|(b, _)| b.abs_diff(share))
+                    .map(|(_, cut)| *cut)
+                    .unwrap();
+                if nearest.0 > want.last().unwrap().0 {
+                    want.push(nearest);
+                }
+            }
+            assert_eq!(out.0.cuts(parts as usize), want, "{parts} parts");
+        }
         for parts in [2, 3, 8] {
             let cuts = out.0.cuts(parts);
             assert_eq!(cuts.len(), parts, "{cuts:?}");
