@@ -14,7 +14,6 @@
 //! symbol and per section, and nothing is allocated per relocation.
 
 use std::collections::HashMap;
-use std::mem::MaybeUninit;
 
 use object::elf as oelf;
 
@@ -632,7 +631,7 @@ fn plan_split(
             &module.sections,
             &mut Dests::default(),
             &mut plan,
-            &mut Moves::Vec(&mut moves),
+            &mut moves,
         );
         plan.moves = moves;
     } else {
@@ -770,94 +769,47 @@ fn annotate(
 }
 
 /// Plan the relocations of each of `parts`, consecutive runs of sections,
-/// on its own and on two threads, into `plan`, joined in order. The moves
-/// of every part are put in one vector, each part in a piece as long as
-/// its relocations, then closed up: they are not copied from one vector
-/// to another, and a large one gets huge pages ([`crate::sys::Alloc`]).
-/// The vector is not filled first: a part touches only the memory its
-/// moves take, and takes its page faults side by side with the other.
+/// on its own and on two threads, into `plan`, joined in order. Each part
+/// puts its moves in a vector of its own, as long as its relocations but
+/// touched only as far as its moves go; the parts' moves are then moved
+/// side by side into one vector of the exact size, their destinations
+/// made the plan's on the way (par::concat). No vector is sized for every
+/// relocation of the module (half of them, at most, move), and nothing is
+/// closed up on one thread afterwards.
 fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) {
     let relocs = |sections: &[Section<'_>]| sections.iter().map(|s| s.relocs.len()).sum();
-    let sizes: Vec<usize> = parts.iter().map(|p| relocs(p)).collect();
-    let mut all: Vec<Move> = Vec::with_capacity(sizes.iter().sum());
-    let mut items = Vec::with_capacity(parts.len());
-    let mut rest = all.spare_capacity_mut();
-    for (sections, size) in parts.iter().zip(&sizes) {
-        let n = (*size).min(rest.len());
-        let (piece, after) = std::mem::take(&mut rest).split_at_mut(n);
-        items.push((*sections, piece));
-        rest = after;
-    }
-    let planned = crate::par::each(true, items, |(sections, piece)| {
+    let planned = crate::par::each(true, parts.to_vec(), |sections| {
         let (mut dests, mut part) = (Dests::default(), Plan::default());
-        let mut moves = Moves::Slice(piece, 0);
+        let mut moves = Vec::with_capacity(relocs(sections));
         plan_sections(ctx, sections, &mut dests, &mut part, &mut moves);
-        (dests, part, moves.len())
+        (dests, part, moves)
     });
     let made: usize = planned.iter().map(|(_, part, _)| part.dests.len()).sum();
     let mut dests: Option<Dests<'_>> = None;
-    let (mut at, mut start) = (0, 0);
-    // Where the moves of each part after the first go, and their
-    // destinations in the plan.
+    // Each part's moves, and where its destinations are in the plan (the
+    // first part's are the plan's: none).
+    let mut moves = Vec::with_capacity(planned.len());
     let mut maps = Vec::with_capacity(planned.len());
-    for ((d, part, n), size) in planned.into_iter().zip(sizes) {
-        all.spare_capacity_mut().copy_within(start..start + n, at);
+    for (d, part, part_moves) in planned {
+        moves.push(part_moves);
         match dests.as_mut() {
-            Some(dests) => maps.push((at..at + n, dests.join(ctx.module, plan, part))),
+            Some(dests) => maps.push(dests.join(ctx.module, plan, part)),
             None => {
-                // The first part's destinations are the plan's.
                 plan.dests = part.dests;
                 plan.dests.reserve_exact(made - plan.dests.len());
                 plan.rewrites = part.rewrites;
                 plan.problems.extend(part.problems);
                 dests = Some(d);
+                maps.push(Vec::new());
             }
         }
-        at += n;
-        start += size;
     }
-    // SAFETY: each part initialized the first n slots of its piece
-    // (Moves::push, counted by Moves::len), and the pieces' initialized
-    // slots were just moved, in order, to the first `at` slots.
-    unsafe { all.set_len(at) };
-    for (range, map) in maps {
-        for m in all.get_mut(range).unwrap_or_default() {
-            m.dest = map.get(m.dest as usize).copied().unwrap_or(m.dest);
+    plan.moves = crate::par::concat(true, moves, |k, mut m| {
+        if let Some(d) = maps.get(k).and_then(|map| map.get(m.dest as usize)) {
+            m.dest = *d;
         }
-    }
-    plan.moves = all;
-}
-
-/// Where planning puts its moves: a vector, or a piece of one as long as
-/// the relocations planned (each moves at most once), filled from its
-/// start.
-enum Moves<'a> {
-    Vec(&'a mut Vec<Move>),
-    Slice(&'a mut [MaybeUninit<Move>], usize),
-}
-
-impl Moves<'_> {
-    /// Add `m`; false if a piece is full, which it cannot be.
-    fn push(&mut self, m: Move) -> bool {
-        match self {
-            Moves::Vec(v) => v.push(m),
-            Moves::Slice(piece, n) => match piece.get_mut(*n) {
-                Some(slot) => {
-                    slot.write(m);
-                    *n += 1;
-                }
-                None => return false,
-            },
-        }
-        true
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Moves::Vec(v) => v.len(),
-            Moves::Slice(_, n) => *n,
-        }
-    }
+        m
+    });
 }
 
 /// Plan the relocations of `sections`, in order, into `plan` and `moves`.
@@ -866,7 +818,7 @@ fn plan_sections<'data>(
     sections: &[Section<'data>],
     dests: &mut Dests<'data>,
     plan: &mut Plan,
-    moves: &mut Moves<'_>,
+    moves: &mut Vec<Move>,
 ) {
     let (module, annotations) = (ctx.module, ctx.annotations);
     let mut scratch = Scratch::default();
@@ -999,7 +951,7 @@ fn check_reloc_section<'data>(
     dests: &mut Dests<'data>,
     scratch: &mut Scratch,
     plan: &mut Plan,
-    moves: &mut Moves<'_>,
+    moves: &mut Vec<Move>,
 ) {
     let module = ctx.module;
     let annotations = ctx.annotations;
@@ -1217,12 +1169,7 @@ fn check_reloc_section<'data>(
                 .push(problem("too many sections or relocations".to_string()));
             continue;
         };
-        if !moves.push(Move { from, entry, dest }) {
-            plan.problems.push(problem(
-                "internal error: more moves than relocations".to_string(),
-            ));
-            continue;
-        }
+        moves.push(Move { from, entry, dest });
         if let Some(rewrite) = rewrite {
             plan.rewrites.push(Rewritten {
                 from,
