@@ -720,7 +720,10 @@ fn annotate(
             }
         };
         if !sym.is_undefined() {
-            let place = match sym.section.and_then(|i| module.section(i.get() as usize)) {
+            let place = match module
+                .symbol_section(index)
+                .and_then(|i| module.section(i.get() as usize))
+            {
                 Some(s) => format!("in section {}", s.display_name()),
                 None => format!("with st_shndx 0x{:x}", sym.shndx),
             };

@@ -132,7 +132,7 @@ pub fn dump(module: &Module<'_>) -> String {
     let _ = writeln!(out, "symbols:");
     for (index, sym) in module.symbols.iter().enumerate().skip(1) {
         let (value, size) = module.symbol_value_size(index).unwrap_or_default();
-        let shndx = match (sym.section, sym.shndx) {
+        let shndx = match (module.symbol_section(index), sym.shndx) {
             (Some(i), _) => section_name(i.get() as usize),
             (None, 0) => "UND".to_string(),
             (None, 0xfff1) => "ABS".to_string(),
@@ -162,7 +162,8 @@ pub fn dump(module: &Module<'_>) -> String {
                 .filter(|_| r.sym != 0)
                 .map(|s| {
                     if s.name.is_empty() {
-                        s.section
+                        module
+                            .symbol_section(r.sym as usize)
                             .map(|i| {
                                 format!("[{}] section {}", r.sym, section_name(i.get() as usize))
                             })

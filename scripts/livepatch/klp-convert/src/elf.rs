@@ -304,20 +304,18 @@ impl Section<'_> {
     }
 }
 
-/// One symbol table entry (32 bytes: a module may have hundreds of
-/// thousands; st_value and st_size stay in the file, read by
-/// [`Module::symbol_value_size`]). Its symbol table index is its place in
+/// One symbol table entry (24 bytes: a module may have hundreds of
+/// thousands; st_name, st_value and st_size stay in the file, read by
+/// [`Module::symbol_name_offset`] and [`Module::symbol_value_size`], and
+/// an SHN_XINDEX section index in its table, by
+/// [`Module::symbol_section`]). Its symbol table index is its place in
 /// [`Module::symbols`].
 #[derive(Debug, Clone)]
 pub struct Symbol<'data> {
     /// Name.
     pub name: &'data [u8],
-    /// st_name: the name's offset in the string table.
-    pub name_offset: u32,
     /// Raw st_shndx.
     pub shndx: u16,
-    /// Section index with SHN_XINDEX resolved; None if undefined or special.
-    pub section: Option<NonZeroU32>,
     /// Binding (STB_*).
     pub bind: u8,
     /// Type (STT_*).
@@ -328,6 +326,11 @@ pub struct Symbol<'data> {
     /// at every symbol's, and the names are spread over the string table.
     pub prefix: Prefix,
 }
+
+// The size the documentation gives, kept: a module may have hundreds of
+// thousands.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Symbol<'static>>() == 24);
 
 impl Symbol<'_> {
     /// The name, lossily decoded for messages.
@@ -409,19 +412,42 @@ impl<'data> Module<'data> {
     /// table's bytes: they are not kept per symbol, in a module's largest
     /// table, since only a symbol map (the value) and the dump use them.
     pub fn symbol_value_size(&self, index: usize) -> Option<(u64, u64)> {
-        let table = self.section(self.symtab).filter(|_| self.symtab != 0)?;
-        // (entry size, st_value's offset, st_size's offset, their width)
-        let (entsize, value, size, width) = if self.is_64 {
-            (24, 8, 16, 8)
-        } else {
-            (16, 4, 8, 4)
-        };
-        let entry = table
-            .data?
-            .get(index.checked_mul(entsize)?..)?
-            .get(..entsize)?;
+        let entry = self.symbol_entry(index)?;
+        let (value, size, width) = if self.is_64 { (8, 16, 8) } else { (4, 8, 4) };
         let field = |at| uint_at(entry, at, width, self.big_endian);
         Some((field(value)?, field(size)?))
+    }
+
+    /// st_name of symbol `index`: its name's offset in the string table.
+    pub fn symbol_name_offset(&self, index: usize) -> Option<u32> {
+        let entry = self.symbol_entry(index)?;
+        u32::try_from(uint_at(entry, 0, 4, self.big_endian)?).ok()
+    }
+
+    /// The section symbol `index` is defined in, SHN_XINDEX resolved; None
+    /// if it is undefined or has a special st_shndx.
+    pub fn symbol_section(&self, index: usize) -> Option<NonZeroU32> {
+        let shndx = self.symbols.get(index)?.shndx;
+        if shndx != elf::SHN_XINDEX.0 {
+            let i = elf::SymbolSection(shndx).index()?;
+            return NonZeroU32::new(u32::from(i));
+        }
+        let table = self
+            .section(self.symtab_shndx)
+            .filter(|_| self.symtab_shndx != 0)?;
+        let at = index.checked_mul(4)?;
+        let i = uint_at(table.data?, at, 4, self.big_endian)?;
+        NonZeroU32::new(u32::try_from(i).ok()?)
+    }
+
+    /// The bytes of symbol `index`'s entry in the symbol table.
+    fn symbol_entry(&self, index: usize) -> Option<&'data [u8]> {
+        let table = self.section(self.symtab).filter(|_| self.symtab != 0)?;
+        let entsize = if self.is_64 { 24 } else { 16 };
+        table
+            .data?
+            .get(index.checked_mul(entsize)?..)?
+            .get(..entsize)
     }
 
     /// The first section called `name`.
@@ -536,9 +562,7 @@ where
         let shndx = sym.st_shndx(endian);
         out.push(Symbol {
             name,
-            name_offset,
             shndx: shndx.0,
-            section: shndx.index().and_then(|i| NonZeroU32::new(u32::from(i))),
             bind: sym.st_bind().0,
             st_type: sym.st_type().0,
             other: sym.st_other().0,
@@ -728,13 +752,12 @@ where
             .map_err(|_| ReadError::new("symbol string table: contents lie outside the file"))?
     };
     let raw = symtab.symbols();
-    let mut symbols = read_symbols::<Elf>(raw, strtab, endian, crate::par::MIN_SPLIT)?;
-    // The few SHN_XINDEX symbols.
-    for (index, (s, sym)) in symbols.iter_mut().zip(raw).enumerate() {
+    let symbols = read_symbols::<Elf>(raw, strtab, endian, crate::par::MIN_SPLIT)?;
+    // The few SHN_XINDEX symbols must have their index in the table of
+    // them (Module::symbol_section reads it there).
+    for (index, (s, sym)) in symbols.iter().zip(raw).enumerate() {
         if s.shndx == elf::SHN_XINDEX.0 {
-            s.section = symtab
-                .symbol_section(endian, sym, object::SymbolIndex(index))?
-                .and_then(|s| NonZeroU32::new(u32::try_from(s.0).unwrap_or(u32::MAX)));
+            symtab.symbol_section(endian, sym, object::SymbolIndex(index))?;
         }
     }
 

@@ -82,7 +82,7 @@ fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
     let mut file = Str::default();
     for (index, sym) in elf.symbols.iter().enumerate().skip(1) {
         let name = Str {
-            off: sym.name_offset,
+            off: elf.symbol_name_offset(index).unwrap_or_default(),
             len: sym.name.len() as u32,
         };
         if sym.st_type == elf::STT_FILE.0 {
@@ -95,7 +95,9 @@ fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
         if name.len == 0 || sym.shndx == elf::SHN_UNDEF.0 || sym.st_type == elf::STT_SECTION.0 {
             continue;
         }
-        let section = sym.section.and_then(|i| elf.section(i.get() as usize));
+        let section = elf
+            .symbol_section(index)
+            .and_then(|i| elf.section(i.get() as usize));
         if !module
             && NOT_IN_KALLSYMS
                 .iter()

@@ -287,8 +287,8 @@ impl<'a, 'data> Layout<'a, 'data> {
 
         let renamed = renamed?;
         // Every symbol's section must stay, under its new index.
-        for (sym, r) in module.symbols.iter().zip(&renamed) {
-            let Some(section) = sym.section.filter(|_| *r == GONE) else {
+        for (index, (sym, r)) in module.symbols.iter().zip(&renamed).enumerate() {
+            let Some(section) = module.symbol_section(index).filter(|_| *r == GONE) else {
                 continue;
             };
             renumber(&|| format!("symbol {}", sym.display_name()), section.get())?;

@@ -139,24 +139,27 @@ fn shn_xindex_symbols_survive() {
     let before = Module::parse(&data).unwrap();
     let text_index = section(&before, ".text").unwrap().index;
     assert!(text_index >= 0xff00);
-    let func = before
+    let (index, func) = before
         .symbols
         .iter()
-        .find(|s| s.name == b"patched_func")
+        .enumerate()
+        .find(|(_, s)| s.name == b"patched_func")
         .unwrap();
     assert_eq!(func.shndx, elf::SHN_XINDEX.0);
-    assert_eq!(func.section.map(|s| s.get() as usize), Some(text_index));
+    let at = before.symbol_section(index).map(|s| s.get() as usize);
+    assert_eq!(at, Some(text_index));
     drop(before);
 
     let out = convert_ok("xindex", &data);
     let m = Module::parse(&out).unwrap();
     let text = section(&m, ".text").unwrap();
-    let func = m
+    let index = m
         .symbols
         .iter()
-        .find(|s| s.name == b"patched_func")
+        .position(|s| s.name == b"patched_func")
         .unwrap();
-    assert_eq!(func.section.map(|s| s.get() as usize), Some(text.index));
+    let at = m.symbol_section(index).map(|s| s.get() as usize);
+    assert_eq!(at, Some(text.index));
     let klp = section(&m, ".klp.rela.vmlinux..text").unwrap();
     assert_eq!(klp.info as usize, text.index);
     assert_eq!(klp.relocs.get(0).unwrap().addend, -4);
