@@ -81,8 +81,11 @@ fn read_raw<'d, R: ReadRef<'d>>(path: &Path, data: R, module: bool) -> Result<Ra
     let mut entries = Vec::with_capacity(elf.symbols.len());
     let mut file = Str::default();
     for (index, sym) in elf.symbols.iter().enumerate().skip(1) {
+        let off = elf.symbol_name_offset(index).ok_or_else(|| {
+            SymMapError::new(path, format!("symbol {index} lies outside .symtab"))
+        })?;
         let name = Str {
-            off: elf.symbol_name_offset(index).unwrap_or_default(),
+            off,
             len: sym.name.len() as u32,
         };
         if sym.st_type == elf::STT_FILE.0 {
