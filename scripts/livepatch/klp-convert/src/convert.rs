@@ -772,47 +772,96 @@ fn annotate(
 }
 
 /// Plan the relocations of each of `parts`, consecutive runs of sections,
-/// on its own and on two threads, into `plan`, joined in order. Each part
-/// puts its moves in a vector of its own, as long as its relocations but
-/// touched only as far as its moves go; the parts' moves are then moved
-/// side by side into one vector of the exact size, their destinations
-/// made the plan's on the way (par::concat). No vector is sized for every
-/// relocation of the module (half of them, at most, move), and nothing is
-/// closed up on one thread afterwards.
+/// on its own and on two threads, into `plan`, joined in order. The
+/// moves go straight into the plan's one vector: each part fills a piece
+/// of it as long as its relocations that may move (counted first, on two
+/// threads too: a pass over their r_info), and the pieces are closed up
+/// by moving later parts down (par::fill). No vector of each part's to
+/// copy in afterwards, which would be fresh memory twice over, a page
+/// fault for every page of each; no vector sized for every relocation of
+/// the module (half of them, at most, move).
 fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) {
-    let relocs = |sections: &[Section<'_>]| sections.iter().map(|s| s.relocs.len()).sum();
-    let planned = crate::par::each(true, parts.to_vec(), |sections| {
+    let bounds = crate::par::each(true, parts.to_vec(), |sections| {
+        (sections, moves_bound(ctx, sections))
+    });
+    let (mut moves, planned) = crate::par::fill(true, bounds, |sections, slots| {
         let (mut dests, mut part) = (Dests::default(), Plan::default());
-        let mut moves = Vec::with_capacity(relocs(sections));
-        plan_sections(ctx, sections, &mut dests, &mut part, &mut moves);
-        (dests, part, moves)
+        plan_sections(ctx, sections, &mut dests, &mut part, slots);
+        (dests, part, slots.len())
     });
     let made: usize = planned.iter().map(|(_, part, _)| part.dests.len()).sum();
     let mut dests: Option<Dests<'_>> = None;
     // Each part's moves, and where its destinations are in the plan (the
-    // first part's are the plan's: none).
-    let mut moves = Vec::with_capacity(planned.len());
-    let mut maps = Vec::with_capacity(planned.len());
-    for (d, part, part_moves) in planned {
-        moves.push(part_moves);
+    // first part's are the plan's already).
+    let mut remaps = Vec::with_capacity(planned.len());
+    let mut rest = moves.as_mut_slice();
+    for (d, part, n) in planned {
+        let n = n.min(rest.len());
+        let (own, after) = std::mem::take(&mut rest).split_at_mut(n);
+        rest = after;
         match dests.as_mut() {
-            Some(dests) => maps.push(dests.join(ctx.module, plan, part)),
+            Some(dests) => remaps.push((own, dests.join(ctx.module, plan, part))),
             None => {
                 plan.dests = part.dests;
                 plan.dests.reserve_exact(made - plan.dests.len());
                 plan.rewrites = part.rewrites;
                 plan.problems.extend(part.problems);
                 dests = Some(d);
-                maps.push(Vec::new());
             }
         }
     }
-    plan.moves = crate::par::concat(true, moves, |k, mut m| {
-        if let Some(d) = maps.get(k).and_then(|map| map.get(m.dest as usize)) {
-            m.dest = *d;
+    crate::par::each(true, remaps, |(own, map)| {
+        for m in own {
+            if let Some(d) = map.get(m.dest as usize) {
+                m.dest = *d;
+            }
         }
-        m
     });
+    plan.moves = moves;
+}
+
+/// How many relocations of `sections` may move, at most: those in
+/// ordinary relocation sections of the symbol table against an annotated
+/// symbol. [`check_reloc_section`] moves no others.
+fn moves_bound(ctx: &Context<'_, '_>, sections: &[Section<'_>]) -> usize {
+    let module = ctx.module;
+    let mut n = 0;
+    for s in sections.iter().filter(|s| {
+        s.is_reloc()
+            && s.link as usize == module.symtab
+            && module.symtab != 0
+            && !(s.is_livepatch() || names::is_klp_rela(s.name))
+    }) {
+        s.relocs.for_each_sym(|_, sym| {
+            let annotated = ctx
+                .kinds
+                .get(sym as usize)
+                .is_some_and(|k| k & KIND_ANNOTATED != 0);
+            n += usize::from(sym != 0 && annotated);
+        });
+    }
+    n
+}
+
+/// Where the moves of [`plan_sections`] go: a vector, or a part's piece
+/// of one ([`crate::par::fill`]).
+trait Moves {
+    /// Add `m`; false if there is no room for it.
+    fn put(&mut self, m: Move) -> bool;
+}
+
+impl Moves for Vec<Move> {
+    fn put(&mut self, m: Move) -> bool {
+        self.push(m);
+        true
+    }
+}
+
+impl Moves for crate::par::Slots<'_, Move> {
+    #[inline]
+    fn put(&mut self, m: Move) -> bool {
+        self.push(m)
+    }
 }
 
 /// Plan the relocations of `sections`, in order, into `plan` and `moves`.
@@ -821,7 +870,7 @@ fn plan_sections<'data>(
     sections: &[Section<'data>],
     dests: &mut Dests<'data>,
     plan: &mut Plan,
-    moves: &mut Vec<Move>,
+    moves: &mut impl Moves,
 ) {
     let (module, annotations) = (ctx.module, ctx.annotations);
     let mut scratch = Scratch::default();
@@ -954,7 +1003,7 @@ fn check_reloc_section<'data>(
     dests: &mut Dests<'data>,
     scratch: &mut Scratch,
     plan: &mut Plan,
-    moves: &mut Vec<Move>,
+    moves: &mut impl Moves,
 ) {
     let module = ctx.module;
     let annotations = ctx.annotations;
@@ -1172,7 +1221,12 @@ fn check_reloc_section<'data>(
                 .push(problem("too many sections or relocations".to_string()));
             continue;
         };
-        moves.push(Move { from, entry, dest });
+        if !moves.put(Move { from, entry, dest }) {
+            plan.problems.push(problem(
+                "internal error: more relocations move than were counted".to_string(),
+            ));
+            continue;
+        }
         if let Some(rewrite) = rewrite {
             plan.rewrites.push(Rewritten {
                 from,

@@ -273,6 +273,11 @@ pub(crate) struct Slots<'a, T> {
 }
 
 impl<T> Slots<'_, T> {
+    /// How many slots are filled.
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
     /// Fill the next slot with `value`; false if there is none left.
     #[inline]
     pub(crate) fn push(&mut self, value: T) -> bool {
@@ -334,6 +339,57 @@ where
     // items.len() slots in all.
     unsafe { out.set_len(items.len()) };
     Ok(Some(out))
+}
+
+/// The items `work` pushes for each of `parts`, in the order of the
+/// parts, in one vector, and what `work` returns for each: `work(part,
+/// slots)` pushes at most `bound` items to `slots` (pushes past it are
+/// refused), side by side with the other parts if `threaded`. Each part
+/// fills its piece of the vector in place: no vector of its own to copy
+/// in afterwards (fresh memory twice, a page fault for each page of
+/// either). A part that pushes fewer than its bound leaves a gap, closed
+/// by moving the parts after it down.
+pub(crate) fn fill<P, T, R, W>(threaded: bool, parts: Vec<(P, usize)>, work: W) -> (Vec<T>, Vec<R>)
+where
+    P: Send,
+    T: Copy + Send,
+    R: Send,
+    W: Fn(P, &mut Slots<'_, T>) -> R + Sync,
+{
+    let total = parts.iter().fold(0usize, |a, (_, b)| a.saturating_add(*b));
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let mut rest = out.spare_capacity_mut();
+    let mut pieces = Vec::with_capacity(parts.len());
+    let mut sizes = Vec::with_capacity(parts.len());
+    for (part, bound) in parts {
+        let size = bound.min(rest.len());
+        let (piece, after) = std::mem::take(&mut rest).split_at_mut(size);
+        sizes.push(piece.len());
+        pieces.push((part, piece));
+        rest = after;
+    }
+    let done = each(threaded && pieces.len() > 1, pieces, |(part, slots)| {
+        let mut slots = Slots { slots, n: 0 };
+        let r = work(part, &mut slots);
+        (slots.n, r)
+    });
+    let spare = out.spare_capacity_mut();
+    let (mut len, mut start) = (0usize, 0usize);
+    let mut results = Vec::with_capacity(done.len());
+    for ((n, r), size) in done.into_iter().zip(sizes) {
+        if start != len {
+            spare.copy_within(start..start + n, len);
+        }
+        len += n;
+        start += size;
+        results.push(r);
+    }
+    // SAFETY: the pieces are consecutive pieces of the spare capacity,
+    // `sizes` long; each part initialized the first `n` slots of
+    // its piece (Slots::push, counted), which were moved down in order to
+    // follow the previous part's: the first `len` slots in all.
+    unsafe { out.set_len(len) };
+    (out, results)
 }
 
 /// The items of `parts`, in order, in one vector, each as `f(k, item)`
@@ -447,6 +503,27 @@ mod tests {
             let got = concat(threaded, parts, |k, i| i * 10 + k as u32);
             assert_eq!(got, [10, 20, 30, 42, 53, 63]);
             let none: Vec<u32> = concat(threaded, Vec::new(), |_, i| i);
+            assert!(none.is_empty());
+        }
+    }
+
+    #[test]
+    fn fill_closes_gaps_either_way() {
+        for threaded in [false, true] {
+            // Part k pushes k items of k * 10 + i, and tries one more than
+            // its bound in part 3.
+            let parts: Vec<(u32, usize)> = vec![(0, 2), (1, 1), (2, 4), (3, 3), (4, 4)];
+            let (got, pushed) = fill(threaded, parts, |k, slots| {
+                let n = if k == 3 { 4 } else { k.min(4) };
+                (0..n)
+                    .map(|i| slots.push(k * 10 + i))
+                    .filter(|ok| !ok)
+                    .count()
+            });
+            assert_eq!(got, [10, 20, 21, 30, 31, 32, 40, 41, 42, 43]);
+            assert_eq!(pushed, [0, 0, 0, 1, 0]);
+            let (none, _): (Vec<u32>, Vec<()>) =
+                fill(threaded, Vec::<((), usize)>::new(), |_, _| ());
             assert!(none.is_empty());
         }
     }
