@@ -824,14 +824,11 @@ fn plan_parts(ctx: &Context<'_, '_>, parts: &[&[Section<'_>]], plan: &mut Plan) 
 /// ordinary relocation sections of the symbol table against an annotated
 /// symbol. [`check_reloc_section`] moves no others.
 fn moves_bound(ctx: &Context<'_, '_>, sections: &[Section<'_>]) -> usize {
-    let module = ctx.module;
     let mut n = 0;
-    for s in sections.iter().filter(|s| {
-        s.is_reloc()
-            && s.link as usize == module.symtab
-            && module.symtab != 0
-            && !(s.is_livepatch() || names::is_klp_rela(s.name))
-    }) {
+    for s in sections
+        .iter()
+        .filter(|s| s.is_reloc() && uses_symtab(ctx.module, s) && !is_klp_section(s))
+    {
         s.relocs.for_each_sym(|_, sym| {
             let annotated = ctx
                 .kinds
@@ -841,6 +838,17 @@ fn moves_bound(ctx: &Context<'_, '_>, sections: &[Section<'_>]) -> usize {
         });
     }
     n
+}
+
+/// Whether the relocations of `section` reference the symbol table.
+fn uses_symtab(module: &Module<'_>, section: &Section<'_>) -> bool {
+    section.link as usize == module.symtab && module.symtab != 0
+}
+
+/// Whether `section` is a livepatch relocation section, by its flag or
+/// its name.
+fn is_klp_section(section: &Section<'_>) -> bool {
+    section.is_livepatch() || names::is_klp_rela(section.name)
 }
 
 /// Where the moves of [`plan_sections`] go: a vector, or a part's piece
@@ -1010,8 +1018,8 @@ fn check_reloc_section<'data>(
     let arch = ctx.arch;
     // Decoded for messages only.
     let sec_name = || section.display_name();
-    let uses_symtab = section.link as usize == module.symtab && module.symtab != 0;
-    let is_klp_section = section.is_livepatch() || names::is_klp_rela(section.name);
+    let uses_symtab = uses_symtab(module, section);
+    let is_klp_section = is_klp_section(section);
 
     // The object of a livepatch relocation section, parsed once.
     let mut klp_object = None;

@@ -364,7 +364,7 @@ where
     for (part, bound) in parts {
         let size = bound.min(rest.len());
         let (piece, after) = std::mem::take(&mut rest).split_at_mut(size);
-        sizes.push(piece.len());
+        sizes.push(size);
         pieces.push((part, piece));
         rest = after;
     }
